@@ -1,0 +1,84 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parse(t *testing.T, args ...string) (Config, error) {
+	t.Helper()
+	cfg := Default()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.Register(fs)
+	require.NoError(t, fs.Parse(args))
+	return cfg, cfg.Finish()
+}
+
+func TestDefaultsDescribeTheDevStack(t *testing.T) {
+	t.Setenv("OPSFLOW_STACK_DIR", "/tmp/stack")
+	cfg, err := parse(t)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:7233", cfg.Temporal.Address)
+	assert.Equal(t, "opsflow", cfg.Temporal.TaskQueue)
+	assert.Equal(t, []string{"nsc", "tsd"}, cfg.SiteNames())
+	assert.Equal(t, "/tmp/stack/sites/nsc", cfg.Sites["nsc"].Dir)
+	assert.Equal(t, "opsflow-site-nsc", SiteTaskQueue(cfg.Temporal.TaskQueue, "nsc"))
+	assert.Equal(t, []string{"master", "main"}, cfg.Release.Branches)
+}
+
+func TestEnvironmentOverridesDefaultsAndFlagsOverrideEnvironment(t *testing.T) {
+	t.Setenv("OPSFLOW_TEMPORAL_ADDRESS", "temporal.example:7233")
+	t.Setenv("OPSFLOW_TASK_QUEUE", "from-env")
+	t.Setenv("OPSFLOW_RELEASE_BRANCHES", "main")
+	t.Setenv("OPSFLOW_STABLE_FOR", "10s")
+	t.Setenv("OPSFLOW_S3_PATH_STYLE", "false")
+	cfg, err := parse(t, "--task-queue", "from-flag")
+	require.NoError(t, err)
+	assert.Equal(t, "temporal.example:7233", cfg.Temporal.Address)
+	assert.Equal(t, "from-flag", cfg.Temporal.TaskQueue)
+	assert.Equal(t, []string{"main"}, cfg.Release.Branches)
+	assert.Equal(t, 10*time.Second, cfg.Release.StableFor)
+	assert.False(t, cfg.S3.PathStyle)
+}
+
+func TestSitesFileIsStrict(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "sites.json")
+	require.NoError(t, os.WriteFile(good, []byte(`[{"name":"tsd","dir":"/ess/p22","components":["filelock-exporter/"],
+		"services":[{"name":"filelock-exporter-api","supervisorUrl":"http://127.0.0.1:9001/RPC2"}]}]`), 0o600))
+	cfg, err := parse(t, "--sites-file", good)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tsd"}, cfg.SiteNames())
+
+	typo := filepath.Join(dir, "typo.json")
+	require.NoError(t, os.WriteFile(typo, []byte(`[{"name":"tsd","dir":"/x","servises":[]}]`), 0o600))
+	_, err = parse(t, "--sites-file", typo)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "servises", "an unknown field is named")
+
+	_, err = parse(t, "--sites-file", filepath.Join(dir, "missing.json"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "missing.json")
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "sites.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`[{"name":"TSD","dir":"relative","services":[]}]`), 0o600))
+	_, err := parse(t, "--sites-file", bad, "--artifact-source", "ftp", "--keep-versions", "1")
+	require.Error(t, err)
+	for _, want := range []string{`artifact source "ftp"`, "keep-versions 1", `site "TSD": name`, "must be an absolute path", "no services"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestWorkflowURL(t *testing.T) {
+	cfg := Default()
+	assert.Equal(t, "http://127.0.0.1:8233/namespaces/default/workflows/release-v1.0.0-rel/abc", cfg.WorkflowURL("release-v1.0.0-rel", "abc"))
+}

@@ -1,0 +1,42 @@
+// Package temporalx wires opsflow's configuration into Temporal clients, so the worker, the
+// starter and the tests dial the same way (logger, data converter, namespace).
+package temporalx
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/opsflow/opsflow/internal/config"
+)
+
+// NewLogger returns the process's structured logger at the configured level.
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// ClientOptions builds the options every opsflow client uses.
+func ClientOptions(cfg config.Config, logger *slog.Logger) client.Options {
+	return client.Options{
+		HostPort:  cfg.Temporal.Address,
+		Namespace: cfg.Temporal.Namespace,
+		Logger:    sdklog.NewStructuredLogger(logger),
+	}
+}
+
+// Dial connects to the Temporal frontend and fails fast with the address in the error.
+func Dial(cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	c, err := client.Dial(ClientOptions(cfg, logger))
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,73 @@
+# opsflow: build, check and test. `make test` is THE test command (CI runs it via .ci/run).
+# The dev stack (Temporal dev server, S3, supervisord, RabbitMQ, PostgreSQL) is managed by
+# scripts/stack; see docs/stack.md.
+
+SHELL := /bin/bash
+# -e: stop a recipe line at the first failure; pipefail: a failing test piped into a filter fails.
+.SHELLFLAGS := -eu -o pipefail -c
+# Targets that make up `test` run in the order they are listed, even under make -j.
+.NOTPARALLEL:
+
+# Go may be installed outside a non-login PATH.
+export PATH := $(PATH):/usr/local/go/bin
+
+GO ?= go
+GOTESTFLAGS ?= -count=1 -timeout 15m
+E2E_TIMEOUT ?= 20m
+STACK := scripts/stack
+# Prefix for commands that need the stack's addresses (OPSFLOW_* variables).
+WITH_STACK_ENV = eval "$$($(STACK) env)";
+
+.PHONY: test stack-up stack-down stack-status build vet test-unit test-e2e demo test-es bench clean-stack
+
+## test: the whole suite against a real stack: stack-up, vet, build, test-unit, test-e2e
+test: stack-up vet build test-unit test-e2e
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+build:
+	$(GO) build -o bin/opsflow-worker ./worker
+	$(GO) build -o bin/opsflow ./starter
+
+## vet: gofmt must report no file (testdata and .stack excluded), then go vet (also the e2e tag)
+vet:
+	@files=$$(find . \( -path ./.stack -o -path ./node_modules -o -path ./bin -o -name testdata \) -prune \
+		-o -name '*.go' -print); \
+	unformatted=$$(gofmt -l $$files); \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; \
+	fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./internal/e2e/...
+
+test-unit:
+	$(WITH_STACK_ENV) $(GO) test $(GOTESTFLAGS) ./...
+
+test-e2e:
+	$(WITH_STACK_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./internal/e2e/...
+
+## demo: a worker and a release of the demo repository against the dev stack
+demo: stack-up build
+	scripts/demo
+
+## test-es: the Elasticsearch client against a real ES 7 (docker compose up -d elasticsearch)
+test-es:
+	@if [ -z "$${OPSFLOW_ES_URL:-}" ]; then \
+		echo "test-es: set OPSFLOW_ES_URL, e.g. OPSFLOW_ES_URL=http://127.0.0.1:9200 after 'docker compose up -d elasticsearch'"; \
+		exit 2; \
+	fi
+	$(GO) test $(GOTESTFLAGS) ./internal/esclient/...
+
+bench:
+	@echo "bench: no benchmarks yet"
+
+## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
+clean-stack: stack-down
+	if [ -d .stack ]; then find .stack -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +; fi

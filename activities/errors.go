@@ -1,0 +1,32 @@
+// Package activities holds one struct per external system; its methods are the activities.
+//
+// Activity names are the method names, so every method name is unique across all structs
+// (registry_test.go checks it): two structs with the same method would silently collide.
+package activities
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Error types of failures that retrying cannot fix. Workflows and operators match on them.
+const (
+	ErrInvalidVersion     = "InvalidVersion"
+	ErrTagConflict        = "TagConflict"
+	ErrUnknownSite        = "UnknownSite"
+	ErrChecksumMismatch   = "ChecksumMismatch"
+	ErrArchiveConflict    = "ArchiveConflict"
+	ErrUnsafeArchive      = "UnsafeArchive"
+	ErrVersionMismatch    = "VersionMismatch"
+	ErrUnknownService     = "UnknownService"
+	ErrServiceStartFailed = "ServiceStartFailed"
+	ErrNoPreviousVersion  = "NoPreviousVersion"
+	ErrArtifactNotFound   = "ArtifactNotFound"
+	ErrArtifactSource     = "ArtifactSourceRejected"
+)
+
+// permanent wraps err as non-retryable with a message naming the thing at fault.
+func permanent(errType string, cause error, format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, cause)
+}

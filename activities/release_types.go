@@ -1,0 +1,95 @@
+package activities
+
+// TagInput asks for a release tag at the head of the release branch.
+type TagInput struct {
+	Version string `json:"version"`
+}
+
+// TagResult says where the tag points and whether this run created it.
+type TagResult struct {
+	Tag     string `json:"tag"`
+	Commit  string `json:"commit"`
+	Branch  string `json:"branch"`
+	Created bool   `json:"created"`
+}
+
+// SiteTarget is what the workflow needs to know about a site to plan a release.
+type SiteTarget struct {
+	Name       string   `json:"name"`
+	TaskQueue  string   `json:"taskQueue"`
+	Components []string `json:"components"`
+	Services   []string `json:"services"`
+}
+
+// ChangeInput asks whether a site's components changed between two tags.
+type ChangeInput struct {
+	From       string   `json:"from"`
+	To         string   `json:"to"`
+	Components []string `json:"components"`
+}
+
+// ChangeResult lists the changed components; PreviousUnknown means the old tag is not in
+// the repository, which counts as changed.
+type ChangeResult struct {
+	Changed         []string `json:"changed"`
+	PreviousUnknown bool     `json:"previousUnknown,omitempty"`
+}
+
+// ExportInput asks for the artifact of a tag.
+type ExportInput struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+}
+
+// Artifact is a release artifact stored in S3; sites fetch it from there.
+type Artifact struct {
+	Version string `json:"version"`
+	Bucket  string `json:"bucket"`
+	Key     string `json:"key"`
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size"`
+	// Reused is true when the object already existed (a retried or repeated release).
+	Reused bool `json:"reused,omitempty"`
+}
+
+// ArchiveResult is where the site keeps its copy of the artifact.
+type ArchiveResult struct {
+	Path   string `json:"path"`
+	Reused bool   `json:"reused,omitempty"`
+}
+
+// ServicesInput names the services to act on.
+type ServicesInput struct {
+	Services []string `json:"services"`
+}
+
+// ServicesResult reports each service's state afterwards.
+type ServicesResult struct {
+	States map[string]string `json:"states"`
+}
+
+// ExtractInput asks to extract an archived artifact and switch the site to it.
+type ExtractInput struct {
+	Version     string `json:"version"`
+	ArchivePath string `json:"archivePath"`
+}
+
+// ExtractResult says what the site ran before and runs now, and what was cleaned up.
+type ExtractResult struct {
+	Previous string   `json:"previous"`
+	Current  string   `json:"current"`
+	Removed  []string `json:"removed,omitempty"`
+}
+
+// RollbackInput asks to switch back to Previous and start the services on it.
+type RollbackInput struct {
+	Previous string   `json:"previous"`
+	Failed   string   `json:"failed"`
+	Services []string `json:"services"`
+}
+
+// RollbackResult reports the version now running.
+type RollbackResult struct {
+	Current string            `json:"current"`
+	States  map[string]string `json:"states"`
+}

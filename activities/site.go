@@ -1,0 +1,398 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/opsflow/opsflow/internal/checksum"
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/s3store"
+	"github.com/opsflow/opsflow/internal/safearchive"
+	"github.com/opsflow/opsflow/internal/supervisor"
+)
+
+// SiteActivities do the local work on one site, the way an operator would after `ssh` to
+// its host: archive the artifact, stop and start services, extract and switch versions.
+// One instance per site, registered on that site's own task queue.
+//
+// On disk, under {Dir}/sw: archive/ keeps every artifact, releases/ holds extracted versions,
+// and the {Package} symlink points at the one that runs.
+type SiteActivities struct {
+	Site    config.Site
+	S3      *s3.Client
+	Package string
+	// KeepVersions is how many extracted versions stay in releases/ (at least current + previous).
+	KeepVersions int
+	// StableFor is how long a started service must stay RUNNING.
+	StableFor time.Duration
+
+	mu          sync.Mutex
+	supervisors map[string]*supervisor.Client
+}
+
+func (a *SiteActivities) swDir() string       { return filepath.Join(a.Site.Dir, "sw") }
+func (a *SiteActivities) archiveDir() string  { return filepath.Join(a.swDir(), "archive") }
+func (a *SiteActivities) releasesDir() string { return filepath.Join(a.swDir(), "releases") }
+func (a *SiteActivities) currentLink() string { return filepath.Join(a.swDir(), a.Package) }
+func (a *SiteActivities) releaseName(version string) string {
+	return a.Package + "-" + version
+}
+
+// DeployedVersion reads the VERSION the site runs now; "" when nothing was deployed yet.
+func (a *SiteActivities) DeployedVersion(ctx context.Context) (string, error) {
+	if _, err := os.Lstat(a.currentLink()); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	return readVersion(a.currentLink())
+}
+
+// ArchiveArtifact copies the artifact from S3 into sw/archive and verifies its SHA-256. It
+// never overwrites a different file of the same name. An interrupted download resumes from
+// the byte offset it last heartbeated.
+func (a *SiteActivities) ArchiveArtifact(ctx context.Context, art Artifact) (ArchiveResult, error) {
+	want, err := checksum.NormalizeHex("sha256", art.SHA256)
+	if err != nil {
+		return ArchiveResult{}, permanent(ErrChecksumMismatch, err, "artifact %s: %v", art.Key, err)
+	}
+	if err := os.MkdirAll(a.archiveDir(), 0o755); err != nil {
+		return ArchiveResult{}, err
+	}
+	final := filepath.Join(a.archiveDir(), filepath.Base(art.Key))
+	if _, err := os.Stat(final); err == nil {
+		if err := checksum.VerifySHA256(final, want); err != nil {
+			return ArchiveResult{}, permanent(ErrArchiveConflict, err,
+				"%s already exists with different content (%v): not overwriting an archived release", final, err)
+		}
+		return ArchiveResult{Path: final, Reused: true}, nil
+	}
+
+	part := final + ".part"
+	var offset int64
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &offset); err != nil {
+			offset = 0
+		}
+	}
+	if st, err := os.Stat(part); err != nil || st.Size() < offset {
+		offset = 0
+	}
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return ArchiveResult{}, err
+	}
+	defer f.Close()
+	if err := f.Truncate(offset); err != nil {
+		return ArchiveResult{}, err
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ArchiveResult{}, err
+	}
+	body, err := s3store.GetRange(ctx, a.S3, art.Bucket, art.Key, offset)
+	if err != nil {
+		if s3store.IsNotFound(err) {
+			return ArchiveResult{}, permanent(ErrArtifactNotFound, err, "artifact s3://%s/%s not found", art.Bucket, art.Key)
+		}
+		return ArchiveResult{}, err
+	}
+	defer body.Close()
+	written := offset
+	buf := make([]byte, 1<<20)
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, err := f.Write(buf[:n]); err != nil {
+				return ArchiveResult{}, err
+			}
+			written += int64(n)
+			activity.RecordHeartbeat(ctx, written)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return ArchiveResult{}, fmt.Errorf("download s3://%s/%s at byte %d: %w", art.Bucket, art.Key, written, rerr)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return ArchiveResult{}, err
+	}
+	if err := checksum.VerifySHA256(part, want); err != nil {
+		_ = os.Remove(part)
+		return ArchiveResult{}, permanent(ErrChecksumMismatch, err, "downloaded %s does not match its checksum: %v", art.Key, err)
+	}
+	if err := os.Link(part, final); err != nil { // fails, rather than overwrites, if final appeared meanwhile
+		return ArchiveResult{}, fmt.Errorf("archive %s: %w", final, err)
+	}
+	_ = os.Remove(part)
+	return ArchiveResult{Path: final}, nil
+}
+
+// StopServices stops each service and waits until it is stopped; stopped ones stay stopped.
+func (a *SiteActivities) StopServices(ctx context.Context, in ServicesInput) (ServicesResult, error) {
+	states := map[string]string{}
+	for _, name := range in.Services {
+		c, err := a.client(name)
+		if err != nil {
+			return ServicesResult{}, err
+		}
+		activity.RecordHeartbeat(ctx, "stopping "+name)
+		if err := c.Stop(ctx, name); err != nil {
+			return ServicesResult{}, a.serviceError(name, "stop", err)
+		}
+		info, err := c.ProcessInfo(ctx, name)
+		if err != nil {
+			return ServicesResult{}, a.serviceError(name, "stop", err)
+		}
+		states[name] = info.StateName
+	}
+	return ServicesResult{States: states}, nil
+}
+
+// StartServices starts each service and checks it stays RUNNING for StableFor.
+func (a *SiteActivities) StartServices(ctx context.Context, in ServicesInput) (ServicesResult, error) {
+	return a.start(ctx, in.Services)
+}
+
+func (a *SiteActivities) start(ctx context.Context, services []string) (ServicesResult, error) {
+	states := map[string]string{}
+	for _, name := range services {
+		c, err := a.client(name)
+		if err != nil {
+			return ServicesResult{}, err
+		}
+		activity.RecordHeartbeat(ctx, "starting "+name)
+		if err := c.Start(ctx, name); err != nil {
+			return ServicesResult{}, a.serviceError(name, "start", err)
+		}
+		activity.RecordHeartbeat(ctx, "watching "+name)
+		if err := c.WaitRunningFor(ctx, name, a.StableFor); err != nil {
+			if ctx.Err() != nil {
+				return ServicesResult{}, err
+			}
+			return ServicesResult{}, permanent(ErrServiceStartFailed, err, "site %s: %s did not stay running: %v", a.Site.Name, name, err)
+		}
+		states[name] = "RUNNING"
+	}
+	return ServicesResult{States: states}, nil
+}
+
+// ExtractRelease extracts the archived artifact beside the running version, checks its
+// VERSION, then switches the symlink in one rename. Old versions are removed only after
+// that, and the previous one is always kept for rollback.
+func (a *SiteActivities) ExtractRelease(ctx context.Context, in ExtractInput) (ExtractResult, error) {
+	if err := os.MkdirAll(a.releasesDir(), 0o755); err != nil {
+		return ExtractResult{}, err
+	}
+	previous, err := a.DeployedVersion(ctx)
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	if err := a.adoptPlainDirectory(previous); err != nil {
+		return ExtractResult{}, err
+	}
+	target := filepath.Join(a.releasesDir(), a.releaseName(in.Version))
+	currentTarget, _ := filepath.EvalSymlinks(a.currentLink())
+
+	staging := filepath.Join(a.releasesDir(), ".staging-"+in.Version)
+	if err := os.RemoveAll(staging); err != nil { // left over by a crashed attempt
+		return ExtractResult{}, err
+	}
+	activity.RecordHeartbeat(ctx, "extracting "+filepath.Base(in.ArchivePath))
+	if _, err := safearchive.ExtractTarGzFile(in.ArchivePath, staging, safearchive.Options{}); err != nil {
+		return ExtractResult{}, archiveError(err, in.ArchivePath)
+	}
+	defer os.RemoveAll(staging)
+	root, err := releaseRoot(staging)
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	got, err := readVersion(root)
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	if got != in.Version {
+		return ExtractResult{}, permanent(ErrVersionMismatch, nil,
+			"site %s: %s contains VERSION %q, expected %q; the running version was not touched",
+			a.Site.Name, filepath.Base(in.ArchivePath), got, in.Version)
+	}
+
+	if currentTarget != "" && sameFile(currentTarget, target) {
+		// Redeploying the version that already runs: keep its directory, nothing to switch.
+		return ExtractResult{Previous: previous, Current: in.Version}, nil
+	}
+	if err := os.RemoveAll(target); err != nil { // a stale, unused extraction of this version
+		return ExtractResult{}, err
+	}
+	if err := os.Rename(root, target); err != nil {
+		return ExtractResult{}, err
+	}
+	if err := a.switchTo(in.Version); err != nil {
+		return ExtractResult{}, err
+	}
+	removed, err := a.pruneReleases(in.Version, previous)
+	if err != nil {
+		activity.GetLogger(ctx).Warn("could not remove old releases", "site", a.Site.Name, "error", err)
+	}
+	return ExtractResult{Previous: previous, Current: in.Version, Removed: removed}, nil
+}
+
+// RollbackRelease stops the services, switches back to the previous version and starts the
+// services on it.
+func (a *SiteActivities) RollbackRelease(ctx context.Context, in RollbackInput) (RollbackResult, error) {
+	if in.Previous == "" {
+		return RollbackResult{}, permanent(ErrNoPreviousVersion, nil,
+			"site %s has no previous version of %s to roll back to: services %v stay STOPPED",
+			a.Site.Name, a.Package, in.Services)
+	}
+	dir := filepath.Join(a.releasesDir(), a.releaseName(in.Previous))
+	got, err := readVersion(dir)
+	if err != nil {
+		return RollbackResult{}, fmt.Errorf("site %s: previous version %s at %s: %w", a.Site.Name, in.Previous, dir, err)
+	}
+	if got != in.Previous {
+		return RollbackResult{}, permanent(ErrVersionMismatch, nil, "site %s: %s says VERSION %q, expected %q", a.Site.Name, dir, got, in.Previous)
+	}
+	// Services the failed attempt managed to start run the new code: stop them first.
+	if _, err := a.StopServices(ctx, ServicesInput{Services: in.Services}); err != nil {
+		return RollbackResult{}, err
+	}
+	if err := a.switchTo(in.Previous); err != nil {
+		return RollbackResult{}, err
+	}
+	res, err := a.start(ctx, in.Services)
+	if err != nil {
+		return RollbackResult{}, err
+	}
+	return RollbackResult{Current: in.Previous, States: res.States}, nil
+}
+
+// switchTo points the package symlink at version's directory in a single rename.
+func (a *SiteActivities) switchTo(version string) error {
+	tmp := filepath.Join(a.swDir(), "."+a.Package+".swap")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Join("releases", a.releaseName(version)), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, a.currentLink()); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("site %s: switch %s to %s: %w", a.Site.Name, a.currentLink(), version, err)
+	}
+	return nil
+}
+
+// adoptPlainDirectory moves a hand-deployed sw/{Package} directory into releases/, so the
+// first automated release can still roll back to it.
+func (a *SiteActivities) adoptPlainDirectory(version string) error {
+	st, err := os.Lstat(a.currentLink())
+	if err != nil || st.Mode()&os.ModeSymlink != 0 {
+		return nil
+	}
+	if version == "" {
+		return permanent(ErrVersionMismatch, nil, "site %s: %s is a directory without VERSION; move it away by hand", a.Site.Name, a.currentLink())
+	}
+	dest := filepath.Join(a.releasesDir(), a.releaseName(version))
+	if _, err := os.Stat(dest); err == nil {
+		return permanent(ErrArchiveConflict, nil, "site %s: cannot adopt %s, %s exists", a.Site.Name, a.currentLink(), dest)
+	}
+	if err := os.Rename(a.currentLink(), dest); err != nil {
+		return err
+	}
+	return a.switchTo(version)
+}
+
+// pruneReleases removes extracted versions beyond KeepVersions, oldest first, never the
+// current or previous one.
+func (a *SiteActivities) pruneReleases(current, previous string) ([]string, error) {
+	entries, err := os.ReadDir(a.releasesDir())
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{a.releaseName(current): true}
+	if previous != "" {
+		keep[a.releaseName(previous)] = true
+	}
+	type cand struct {
+		name string
+		mod  time.Time
+	}
+	var cands []cand
+	for _, e := range entries {
+		if !e.IsDir() || keep[e.Name()] || !strings.HasPrefix(e.Name(), a.Package+"-") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		cands = append(cands, cand{e.Name(), info.ModTime()})
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].mod.After(cands[j].mod) })
+	room := a.KeepVersions - len(keep)
+	var removed []string
+	var errs []error
+	for i, c := range cands {
+		if i < room {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(a.releasesDir(), c.name)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, c.name)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// client returns the supervisord client of the host that runs service.
+func (a *SiteActivities) client(service string) (*supervisor.Client, error) {
+	var svc *config.Service
+	for i := range a.Site.Services {
+		if a.Site.Services[i].Name == service {
+			svc = &a.Site.Services[i]
+		}
+	}
+	if svc == nil {
+		return nil, permanent(ErrUnknownService, nil, "site %s has no service %q", a.Site.Name, service)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.supervisors[svc.SupervisorURL]; ok {
+		return c, nil
+	}
+	c, err := supervisor.New(svc.SupervisorURL, svc.SupervisorUser, svc.SupervisorPassword, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if a.supervisors == nil {
+		a.supervisors = map[string]*supervisor.Client{}
+	}
+	a.supervisors[svc.SupervisorURL] = c
+	return c, nil
+}
+
+func (a *SiteActivities) serviceError(name, action string, err error) error {
+	switch {
+	case supervisor.IsBadName(err):
+		return permanent(ErrUnknownService, err, "site %s: supervisord does not know %q: %v", a.Site.Name, name, err)
+	case supervisor.IsSpawnFailure(err):
+		return permanent(ErrServiceStartFailed, err, "site %s: %s of %s failed: %v", a.Site.Name, action, name, err)
+	}
+	return fmt.Errorf("site %s: %s %s: %w", a.Site.Name, action, name, err)
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}

@@ -1,0 +1,1 @@
+"""Filelock exporter: copies uploads into durable storage and marks them READY."""

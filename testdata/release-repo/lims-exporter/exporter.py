@@ -1,0 +1,1 @@
+"""LIMS exporter: turns the Clarity export queue into sample and analysis packages."""

@@ -1,0 +1,1 @@
+"""NSC exporter: uploads packages to the TSD S3 endpoint."""

@@ -1,0 +1,33 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Search attributes that make runs findable in the Web UI and with `temporal workflow list
+// --query`. They are Keyword (exact match) attributes, registered by scripts/stack; Text
+// attributes would be tokenised and could not be filtered exactly.
+var (
+	ProcedureKey   = temporal.NewSearchAttributeKeyKeyword("OpsflowProcedure")
+	VersionKey     = temporal.NewSearchAttributeKeyKeyword("OpsflowVersion")
+	EnvironmentKey = temporal.NewSearchAttributeKeyKeyword("OpsflowEnvironment")
+	SiteKey        = temporal.NewSearchAttributeKeyKeywordList("OpsflowSite")
+	OutcomeKey     = temporal.NewSearchAttributeKeyKeyword("OpsflowOutcome")
+	PackageKey     = temporal.NewSearchAttributeKeyKeyword("OpsflowPackage")
+)
+
+// Outcomes recorded in OpsflowOutcome.
+const (
+	OutcomeRunning    = "running"
+	OutcomeSucceeded  = "succeeded"
+	OutcomeFailed     = "failed"
+	OutcomeRolledBack = "rolled-back"
+	OutcomeLeftDown   = "left-stopped"
+)
+
+func setOutcome(ctx workflow.Context, outcome string) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, OutcomeKey.ValueSet(outcome)); err != nil {
+		workflow.GetLogger(ctx).Error("could not record outcome", "outcome", outcome, "error", err)
+	}
+}

@@ -1,0 +1,127 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsflow/opsflow/internal/checksum"
+	"github.com/opsflow/opsflow/workflows"
+)
+
+// TestReleaseDeployEndToEnd walks the seed procedure three times on a real stack: a first
+// release to every site (Temporal CLI), a release that changes only NSC (starter --wait),
+// and a broken release whose service crashes, which must roll NSC back.
+func TestReleaseDeployEndToEnd(t *testing.T) {
+	d := newDeployment(t)
+	d.startWorker()
+	sup := d.sup.Client(t)
+
+	// 1. First release, started with the plain Temporal CLI as README documents.
+	id1 := "release-v1.0.0-rel-" + d.taskQueue
+	d.temporalCLI("workflow", "start", "--type", "ReleaseDeploy", "--task-queue", d.taskQueue,
+		"--workflow-id", id1, "--input", `{"version":"v1.0.0-rel"}`)
+	var res1 workflows.ReleaseDeployResult
+	require.NoError(t, d.client.GetWorkflow(waitCtx(t, 3*time.Minute), id1, "").Get(waitCtx(t, 3*time.Minute), &res1))
+	require.Len(t, res1.Sites, 2)
+	for _, s := range res1.Sites {
+		assert.True(t, s.Deployed, "site %s deployed", s.Site)
+		assert.Equal(t, "v1.0.0-rel", s.Current)
+	}
+	assert.Equal(t, d.repo.Git(t, "rev-parse", "v1.0.0-rel^{commit}"), res1.Commit, "tag pushed to origin at master's head")
+	assert.Contains(t, d.repo.Git(t, "ls-remote", "--tags", "origin"), "refs/tags/v1.0.0-rel")
+	for site, svcs := range services {
+		assertRuns(t, d, site, "v1.0.0-rel")
+		archived := filepath.Join(d.siteDir(site), "sw", "archive", "tsd-import-v1.0.0-rel.tar.gz")
+		sum, _, err := checksum.SHA256File(archived)
+		require.NoError(t, err)
+		assert.Equal(t, res1.Artifact.SHA256, sum, "archived copy on %s matches the artifact", site)
+		for _, svc := range svcs {
+			info, err := sup.ProcessInfo(waitCtx(t, 10*time.Second), svc)
+			require.NoError(t, err)
+			assert.Equal(t, "RUNNING", info.StateName, svc)
+		}
+	}
+	tsdPID := pid(t, d, "filelock-exporter-api")
+
+	// 2. Only NSC's component changed: TSD is not touched (same PID), NSC runs v1.1.0-rel.
+	d.repo.Commit(t, "nsc-exporter: retry uploads", map[string]string{"nsc-exporter/exporter.py": "# v1.1: retry uploads\n"})
+	id2 := "release-v1.1.0-rel-" + d.taskQueue
+	out, err := d.starter("release", "--version", "v1.1.0-rel", "--workflow-id", id2, "--wait")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "workflow id: "+id2)
+	assert.Contains(t, out, "status: COMPLETED")
+	var res2 workflows.ReleaseDeployResult
+	require.NoError(t, d.client.GetWorkflow(waitCtx(t, time.Minute), id2, "").Get(waitCtx(t, time.Minute), &res2))
+	require.Len(t, res2.Sites, 2)
+	assert.True(t, res2.Sites[0].Deployed)
+	assert.Equal(t, []string{"nsc-exporter/"}, res2.Sites[0].Changed)
+	assert.False(t, res2.Sites[1].Deployed)
+	assert.Equal(t, "no component changed since v1.0.0-rel", res2.Sites[1].Reason)
+	assertRuns(t, d, "nsc", "v1.1.0-rel")
+	assertRuns(t, d, "tsd", "v1.0.0-rel")
+	assert.Equal(t, tsdPID, pid(t, d, "filelock-exporter-api"), "TSD service was not restarted")
+	assert.DirExists(t, filepath.Join(d.siteDir("nsc"), "sw", "releases", "tsd-import-v1.0.0-rel"), "previous version kept for rollback")
+
+	// 3. A broken release: nsc-exporter crashes on start. NSC must be rolled back to v1.1.0-rel
+	// with both services running again, and the run must fail saying so.
+	d.repo.Commit(t, "nsc-exporter: broken", map[string]string{"bin/nsc-exporter": "#!/bin/sh\necho 'nsc-exporter: cannot read config' >&2\nexit 3\n"})
+	id3 := "release-v1.2.0-rel-" + d.taskQueue
+	d.temporalCLI("workflow", "start", "--type", "ReleaseDeploy", "--task-queue", d.taskQueue,
+		"--workflow-id", id3, "--input", `{"version":"v1.2.0-rel"}`)
+	err = d.client.GetWorkflow(waitCtx(t, 3*time.Minute), id3, "").Get(waitCtx(t, 3*time.Minute), nil)
+	require.Error(t, err)
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(err, &app), "application error, got %v", err)
+	assert.Equal(t, workflows.ErrSiteRolledBack, app.Type())
+	assert.Contains(t, app.Error(), "nsc-exporter")
+	assertRuns(t, d, "nsc", "v1.1.0-rel")
+	for _, svc := range services["nsc"] {
+		info, err := sup.ProcessInfo(waitCtx(t, 10*time.Second), svc)
+		require.NoError(t, err)
+		assert.Equal(t, "RUNNING", info.StateName, "%s runs again after the rollback", svc)
+	}
+
+	// The runs are findable by version and outcome (Keyword search attributes).
+	assertListed(t, d, fmt.Sprintf(`OpsflowVersion = "v1.2.0-rel" AND OpsflowOutcome = "rolled-back" AND WorkflowId = %q`, id3), id3)
+	assertListed(t, d, fmt.Sprintf(`OpsflowProcedure = "ReleaseDeploy" AND OpsflowOutcome = "succeeded" AND WorkflowId = %q`, id1), id1)
+}
+
+// assertRuns checks the site's package symlink points at version and its VERSION says so.
+func assertRuns(t *testing.T, d *deployment, site, version string) {
+	t.Helper()
+	link := filepath.Join(d.siteDir(site), "sw", "tsd-import")
+	target, err := os.Readlink(link)
+	require.NoError(t, err, "%s is a symlink", link)
+	assert.Equal(t, filepath.Join("releases", "tsd-import-"+version), target, "site %s", site)
+	v, err := os.ReadFile(filepath.Join(link, "VERSION"))
+	require.NoError(t, err)
+	assert.Equal(t, version, strings.TrimSpace(string(v)), "site %s VERSION", site)
+}
+
+func pid(t *testing.T, d *deployment, svc string) int {
+	info, err := d.sup.Client(t).ProcessInfo(waitCtx(t, 10*time.Second), svc)
+	require.NoError(t, err)
+	require.NotZero(t, info.PID)
+	return info.PID
+}
+
+// assertListed waits for visibility (eventually consistent) to return the run for query.
+func assertListed(t *testing.T, d *deployment, query, id string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := d.client.ListWorkflow(waitCtx(t, 10*time.Second), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == id
+	}, 20*time.Second, 250*time.Millisecond, "query %s finds %s", query, id)
+}

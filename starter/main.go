@@ -1,0 +1,42 @@
+// Command starter (installed as `opsflow`) starts and follows opsflow runbooks, as an
+// operator would from a terminal. Every run it starts can also be started with the plain
+// Temporal CLI; README shows the equivalent `temporal workflow start` line.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: opsflow <command> [flags]
+
+commands:
+  release   start a tsd-import release & deploy (ReleaseDeploy)
+  progress  print the progress query of a run
+
+Run "opsflow <command> -h" for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "release":
+		err = runRelease(os.Args[2:])
+	case "progress":
+		err = runProgress(os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "opsflow: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "opsflow:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/release"
+	"github.com/opsflow/opsflow/internal/temporalx"
+	"github.com/opsflow/opsflow/workflows"
+)
+
+func runRelease(args []string) error {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	cfg.Register(fs)
+	version := fs.String("version", "", "release tag, vX.Y.Z-rel (required)")
+	sites := fs.String("sites", "", "comma-separated sites to deploy (default: every configured site)")
+	force := fs.Bool("force", false, "deploy even to sites whose components did not change")
+	wait := fs.Bool("wait", false, "follow the run to its end, printing progress; exit 1 if it fails")
+	workflowID := fs.String("workflow-id", "", "workflow id (default release-<version>)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := release.ParseVersion(*version); err != nil {
+		return err
+	}
+	if err := cfg.Finish(); err != nil {
+		return err
+	}
+	in := workflows.ReleaseDeployInput{Version: *version, Force: *force}
+	for _, s := range strings.Split(*sites, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			in.Sites = append(in.Sites, s)
+		}
+	}
+	if *workflowID == "" {
+		*workflowID = workflows.ReleaseDeployWorkflowID(*version)
+	}
+
+	logger := temporalx.NewLogger("warn")
+	c, err := temporalx.Dial(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        *workflowID,
+		TaskQueue: cfg.Temporal.TaskQueue,
+		// A release already running under this id is not started twice.
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionTimeout: 6 * time.Hour,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version)),
+		StaticSummary: "Release & deploy " + *version,
+	}, workflows.ReleaseDeploy, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return fmt.Errorf("a run with workflow id %s is already running: %w", *workflowID, err)
+		}
+		return fmt.Errorf("start ReleaseDeploy %s: %w", *version, err)
+	}
+	fmt.Printf("started ReleaseDeploy %s\n  workflow id: %s\n  run id:      %s\n  web UI:      %s\n",
+		*version, run.GetID(), run.GetRunID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
+	if !*wait {
+		return nil
+	}
+	return follow(ctx, c, run)
+}
+
+// follow prints each change of the progress query until the run ends, then its result.
+func follow(ctx context.Context, c client.Client, run client.WorkflowRun) error {
+	done := make(chan error, 1)
+	var result workflows.ReleaseDeployResult
+	go func() { done <- run.Get(ctx, &result) }()
+	last := ""
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				fmt.Printf("status: FAILED\n%v\n", err)
+				return errors.New("run failed")
+			}
+			out, _ := json.MarshalIndent(result, "", "  ")
+			fmt.Printf("status: COMPLETED\n%s\n", out)
+			return nil
+		case <-tick.C:
+			p, err := queryProgress(ctx, c, run.GetID(), run.GetRunID())
+			if err != nil {
+				continue // the first workflow task may not have run yet
+			}
+			if line := progressLine(p); line != last {
+				fmt.Println(line)
+				last = line
+			}
+		}
+	}
+}

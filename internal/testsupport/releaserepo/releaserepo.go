@@ -37,6 +37,9 @@ func TestdataDir(t testing.TB) string {
 // New creates origin + clone under dir with the demo tree committed and pushed on master.
 func New(t testing.TB, dir string) *Repo {
 	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r := &Repo{Origin: filepath.Join(dir, "tsd-import.git"), Clone: filepath.Join(dir, "tsd-import"), Env: Env(dir)}
 	r.git(t, dir, "init", "-q", "--bare", "-b", "master", r.Origin)
 	r.git(t, dir, "clone", "-q", r.Origin, r.Clone)

@@ -15,6 +15,9 @@ GO ?= go
 GOTESTFLAGS ?= -count=1 -timeout 15m
 E2E_TIMEOUT ?= 20m
 STACK := scripts/stack
+# Tools built once and cached outside the checkout (shared with scripts/stack).
+TOOLS_CACHE ?= $(or $(OPSFLOW_TOOLS_CACHE),$(HOME)/.cache/opsflow/bin)
+WORKFLOWCHECK := $(TOOLS_CACHE)/workflowcheck
 # Prefix for commands that need the stack's addresses (OPSFLOW_* variables).
 WITH_STACK_ENV = eval "$$($(STACK) env)";
 
@@ -36,8 +39,12 @@ build:
 	$(GO) build -o bin/opsflow-worker ./worker
 	$(GO) build -o bin/opsflow ./starter
 
-## vet: gofmt must report no file (testdata and .stack excluded), then go vet (also the e2e tag)
-vet:
+$(WORKFLOWCHECK):
+	GOBIN=$(TOOLS_CACHE) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+
+## vet: gofmt must report no file (testdata and .stack excluded), go vet (also the e2e tag),
+## and workflowcheck: workflow code must be deterministic (no time.Now, goroutines, I/O).
+vet: $(WORKFLOWCHECK)
 	@files=$$(find . \( -path ./.stack -o -path ./node_modules -o -path ./bin -o -name testdata \) -prune \
 		-o -name '*.go' -print); \
 	unformatted=$$(gofmt -l $$files); \
@@ -46,6 +53,7 @@ vet:
 	fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./internal/e2e/...
+	$(WORKFLOWCHECK) ./workflows/...
 
 test-unit:
 	$(WITH_STACK_ENV) $(GO) test $(GOTESTFLAGS) ./...

@@ -20,6 +20,8 @@ type ReleaseActivities struct {
 	Sites    map[string]config.Site
 	// TaskQueue is the deployment's central queue; site queues derive from it.
 	TaskQueue string
+	// Environment names the deployment, recorded on every run.
+	Environment string
 }
 
 // CreateReleaseTag tags the head of the release branch and pushes the tag. Repeating it is
@@ -63,8 +65,8 @@ func (a *ReleaseActivities) CreateReleaseTag(ctx context.Context, in TagInput) (
 	return TagResult{Tag: tag, Commit: head, Branch: branch, Created: true}, nil
 }
 
-// ReleaseSites resolves the requested site names (all when empty) against the configuration.
-func (a *ReleaseActivities) ReleaseSites(ctx context.Context, names []string) ([]SiteTarget, error) {
+// PlanRelease resolves the requested site names (all when empty) against the configuration.
+func (a *ReleaseActivities) PlanRelease(ctx context.Context, names []string) (ReleasePlan, error) {
 	if len(names) == 0 {
 		for n := range a.Sites {
 			names = append(names, n)
@@ -80,7 +82,7 @@ func (a *ReleaseActivities) ReleaseSites(ctx context.Context, names []string) ([
 				known = append(known, k)
 			}
 			sort.Strings(known)
-			return nil, permanent(ErrUnknownSite, nil, "unknown site %q (configured: %v)", n, known)
+			return ReleasePlan{}, permanent(ErrUnknownSite, nil, "unknown site %q (configured: %v)", n, known)
 		}
 		t := SiteTarget{Name: n, TaskQueue: config.SiteTaskQueue(a.TaskQueue, n), Components: s.Components}
 		for _, svc := range s.Services {
@@ -88,7 +90,7 @@ func (a *ReleaseActivities) ReleaseSites(ctx context.Context, names []string) ([
 		}
 		out = append(out, t)
 	}
-	return out, nil
+	return ReleasePlan{Environment: a.Environment, Sites: out}, nil
 }
 
 // ChangedComponents compares two tags, so a site is deployed only when its software changed.

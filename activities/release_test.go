@@ -17,9 +17,10 @@ func newReleaseActs(t *testing.T) (*ReleaseActivities, *releaserepo.Repo, *tests
 	dir := t.TempDir()
 	r := releaserepo.New(t, dir)
 	acts := &ReleaseActivities{
-		Repo:      &gitrepo.Repo{Dir: r.Clone, Remote: "origin", Env: r.Env},
-		Branches:  []string{"master", "main"},
-		TaskQueue: "opsflow",
+		Repo:        &gitrepo.Repo{Dir: r.Clone, Remote: "origin", Env: r.Env},
+		Branches:    []string{"master", "main"},
+		TaskQueue:   "opsflow",
+		Environment: "test",
 		Sites: map[string]config.Site{
 			"nsc": {Name: "nsc", Components: []string{"nsc-exporter/"}, Services: []config.Service{{Name: "nsc-exporter"}}},
 			"tsd": {Name: "tsd", Components: []string{"filelock-exporter/"}, Services: []config.Service{{Name: "filelock-exporter-api"}}},
@@ -96,16 +97,18 @@ func TestChangedComponentsBetweenTags(t *testing.T) {
 	assert.Equal(t, []string{"filelock-exporter/"}, unknown.Changed, "an unknown previous tag counts as changed")
 }
 
-func TestReleaseSitesResolvesNames(t *testing.T) {
+func TestPlanReleaseResolvesNames(t *testing.T) {
 	acts, _, env := newReleaseActs(t)
-	v, err := env.ExecuteActivity(acts.ReleaseSites, []string(nil))
+	v, err := env.ExecuteActivity(acts.PlanRelease, []string(nil))
 	require.NoError(t, err)
-	var all []SiteTarget
-	require.NoError(t, v.Get(&all))
+	var plan ReleasePlan
+	require.NoError(t, v.Get(&plan))
+	assert.Equal(t, "test", plan.Environment)
+	all := plan.Sites
 	require.Len(t, all, 2)
 	assert.Equal(t, SiteTarget{Name: "nsc", TaskQueue: "opsflow-site-nsc", Components: []string{"nsc-exporter/"}, Services: []string{"nsc-exporter"}}, all[0])
 
-	_, err = env.ExecuteActivity(acts.ReleaseSites, []string{"nsc", "oslo"})
+	_, err = env.ExecuteActivity(acts.PlanRelease, []string{"nsc", "oslo"})
 	app := requireAppError(t, err, ErrUnknownSite)
 	assert.Contains(t, app.Error(), `"oslo"`)
 }

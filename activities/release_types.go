@@ -21,6 +21,12 @@ type SiteTarget struct {
 	Services   []string `json:"services"`
 }
 
+// ReleasePlan is where a release goes: the deployment's environment and its sites.
+type ReleasePlan struct {
+	Environment string       `json:"environment"`
+	Sites       []SiteTarget `json:"sites"`
+}
+
 // ChangeInput asks whether a site's components changed between two tags.
 type ChangeInput struct {
 	From       string   `json:"from"`

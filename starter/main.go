@@ -11,8 +11,11 @@ import (
 const usage = `usage: opsflow <command> [flags]
 
 commands:
-  release   start a tsd-import release & deploy (ReleaseDeploy)
-  progress  print the progress query of a run
+  release       start a tsd-import release & deploy (ReleaseDeploy)
+  progress      print the progress query of a run
+  find          list runs by procedure, version, sample, outcome, environment, age
+  codec-server  serve /encode and /decode for the Web UI and the CLI
+  codec-key     print a new payload encryption key line
 
 Run "opsflow <command> -h" for the flags of a command.
 `
@@ -28,6 +31,12 @@ func main() {
 		err = runRelease(os.Args[2:])
 	case "progress":
 		err = runProgress(os.Args[2:])
+	case "find":
+		err = runFind(os.Args[2:])
+	case "codec-server":
+		err = runCodecServer(os.Args[2:])
+	case "codec-key":
+		err = runCodecKey(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

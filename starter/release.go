@@ -66,7 +66,8 @@ func runRelease(args []string) error {
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionTimeout: 6 * time.Hour,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version)),
+			workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version),
+			workflows.EnvironmentKey.ValueSet(cfg.Environment)),
 		StaticSummary: "Release & deploy " + *version,
 	}, workflows.ReleaseDeploy, in)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,6 +25,7 @@ import (
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/gitlab"
 	"github.com/opsflow/opsflow/internal/gitrepo"
+	"github.com/opsflow/opsflow/internal/metrics"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/workflows"
@@ -47,17 +50,25 @@ func run() error {
 	if err := cfg.Finish(); err != nil {
 		return err
 	}
-	logger := temporalx.NewLogger(cfg.LogLevel)
+	logger := temporalx.NewRedactingLogger(temporalx.NewLogger(cfg.LogLevel))
 	slog.SetDefault(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	c, err := temporalx.Dial(cfg, logger)
+	reg := metrics.NewRegistry("opsflow_")
+	c, err := temporalx.Dial(cfg, logger, func(o *client.Options) { o.MetricsHandler = reg.Handler() })
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 
 	s3c, err := s3store.New(ctx, cfg.S3)
 	if err != nil {
@@ -100,6 +111,25 @@ func run() error {
 	return nil
 }
 
+// serveMetrics exposes the SDK's metrics (workflow and activity counts, latencies, failures
+// per workflow and activity type) for Prometheus at /metrics.
+func serveMetrics(addr string, reg *metrics.Registry, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", reg)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics endpoint stopped", "error", err)
+		}
+	}()
+	logger.Info("metrics endpoint", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { _ = srv.Close() }, nil
+}
+
 func workerOptions() worker.Options {
 	// Give running activities time to finish or heartbeat their progress on shutdown.
 	return worker.Options{WorkerStopTimeout: 30 * time.Second}
@@ -120,7 +150,8 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 	}
 	w := worker.New(c, cfg.Temporal.TaskQueue, workerOptions())
 	w.RegisterWorkflow(workflows.ReleaseDeploy)
-	w.RegisterActivity(&activities.ReleaseActivities{Repo: repo, Branches: cfg.Release.Branches, Sites: cfg.Sites, TaskQueue: cfg.Temporal.TaskQueue})
+	w.RegisterActivity(&activities.ReleaseActivities{Repo: repo, Branches: cfg.Release.Branches, Sites: cfg.Sites,
+		TaskQueue: cfg.Temporal.TaskQueue, Environment: cfg.Environment})
 	w.RegisterActivity(&activities.ArtifactActivities{Source: source, S3: s3c, Bucket: cfg.S3.ArtifactBucket, Package: cfg.Release.Package})
 	return w, nil
 }

@@ -98,17 +98,18 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	}
 	res.Commit = tag.Commit
 
-	var targets []activities.SiteTarget
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), releaseActs.ReleaseSites,
-		in.Sites).Get(ctx, &targets); err != nil {
+	var plan activities.ReleasePlan
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), releaseActs.PlanRelease,
+		in.Sites).Get(ctx, &plan); err != nil {
 		return fail("plan", err)
 	}
+	targets := plan.Sites
 	names := make([]string, 0, len(targets))
 	for _, t := range targets {
 		names = append(names, t.Name)
 		tr.site(t.Name, "waiting")
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SiteKey.ValueSet(names)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SiteKey.ValueSet(names), EnvironmentKey.ValueSet(plan.Environment)); err != nil {
 		return nil, err
 	}
 

@@ -44,8 +44,8 @@ func (s *ReleaseDeploySuite) AfterTest(_, _ string) { s.env.AssertExpectations(s
 func (s *ReleaseDeploySuite) expectCentral() {
 	s.env.OnActivity(releaseActs.CreateReleaseTag, mock.Anything, activities.TagInput{Version: "v1.4.0-rel"}).
 		Return(activities.TagResult{Tag: "v1.4.0-rel", Commit: "c0ffee", Branch: "master", Created: true}, nil).Once()
-	s.env.OnActivity(releaseActs.ReleaseSites, mock.Anything, mock.Anything).
-		Return([]activities.SiteTarget{nscTarget, tsdTarget}, nil).Once()
+	s.env.OnActivity(releaseActs.PlanRelease, mock.Anything, mock.Anything).
+		Return(activities.ReleasePlan{Environment: "test", Sites: []activities.SiteTarget{nscTarget, tsdTarget}}, nil).Once()
 	s.env.OnActivity(artifactActs.ExportArtifact, mock.Anything, activities.ExportInput{Version: "v1.4.0-rel", Commit: "c0ffee"}).
 		Return(artifact, nil).Once()
 }

@@ -33,8 +33,24 @@ type Config struct {
 	SitesFile string
 	// LogLevel is the slog level name: debug, info, warn, error.
 	LogLevel string
+	// Environment names the deployment (prod, preprod, dev); runs are findable by it.
+	Environment string
+	Codec       Codec
+	// MetricsAddr is where the worker serves Prometheus metrics; empty disables them.
+	MetricsAddr string
 
 	branches string // raw flag value, split by Finish
+}
+
+// Codec configures payload encryption and the hashing of identifiers outside payloads.
+type Codec struct {
+	// KeysFile or Keys hold "id:base64key" entries, the active (encrypting) key first.
+	KeysFile string
+	Keys     string
+	// IdentifierKey keys the HMAC of sensitive identifiers in workflow ids, search attributes, logs.
+	IdentifierKey string
+	// IdentifiersSensitive false lets identifiers appear in clear (a deployment without personal data).
+	IdentifiersSensitive bool
 }
 
 // Temporal says where the Temporal frontend is and which queue this deployment uses.
@@ -134,7 +150,10 @@ func Default() Config {
 			KeepVersions:   2,
 			StableFor:      3 * time.Second,
 		},
-		LogLevel: "info",
+		LogLevel:    "info",
+		Environment: "dev",
+		Codec:       Codec{IdentifiersSensitive: true},
+		MetricsAddr: "127.0.0.1:9464",
 	}
 }
 
@@ -186,6 +205,15 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.Release.GitLabArtifact, "gitlab-artifact", "OPSFLOW_GITLAB_ARTIFACT", "artifact path inside the job, {version} replaced")
 	str(&c.SitesFile, "sites-file", "OPSFLOW_SITES_FILE", "JSON file describing the deployment sites (empty = demo sites under OPSFLOW_STACK_DIR)")
 	str(&c.LogLevel, "log-level", "OPSFLOW_LOG_LEVEL", "debug, info, warn or error")
+	str(&c.Environment, "environment", "OPSFLOW_ENVIRONMENT", "deployment name (prod, preprod, dev), a search attribute of every run")
+	str(&c.Codec.KeysFile, "codec-keys-file", "OPSFLOW_CODEC_KEYS_FILE", "file of id:base64 AES-256 keys, active key first")
+	str(&c.Codec.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "id:base64 AES-256 keys, comma-separated, active key first (prefer the file)")
+	str(&c.Codec.IdentifierKey, "identifier-key", "OPSFLOW_IDENTIFIER_KEY", "secret for hashing sensitive identifiers in ids, search attributes and logs")
+	str(&c.MetricsAddr, "metrics-addr", "OPSFLOW_METRICS_ADDR", "worker Prometheus metrics address (empty disables)")
+	if v, ok := os.LookupEnv("OPSFLOW_IDENTIFIERS_SENSITIVE"); ok {
+		c.Codec.IdentifiersSensitive, _ = strconv.ParseBool(v)
+	}
+	fs.BoolVar(&c.Codec.IdentifiersSensitive, "identifiers-sensitive", c.Codec.IdentifiersSensitive, "hash sample/package/person identifiers outside encrypted payloads (env OPSFLOW_IDENTIFIERS_SENSITIVE)")
 
 	c.branches = envOr("OPSFLOW_RELEASE_BRANCHES", strings.Join(c.Release.Branches, ","))
 	fs.StringVar(&c.branches, "release-branches", c.branches, "comma-separated release branch candidates, first existing wins (env OPSFLOW_RELEASE_BRANCHES)")
@@ -278,6 +306,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Release.KeepVersions < 2 {
 		errs = append(errs, fmt.Errorf("keep-versions %d is below 2: the previous version is needed for rollback", c.Release.KeepVersions))
+	}
+	if c.Codec.KeysFile == "" && c.Codec.Keys == "" {
+		errs = append(errs, errors.New("no payload encryption key: set OPSFLOW_CODEC_KEYS_FILE (scripts/stack env provides a dev key; `opsflow codec-key` makes one)"))
+	}
+	if c.Codec.IdentifiersSensitive && len(c.Codec.IdentifierKey) < 16 {
+		errs = append(errs, errors.New("identifiers are sensitive but OPSFLOW_IDENTIFIER_KEY is missing or shorter than 16 characters"))
 	}
 	if len(c.Release.Branches) == 0 {
 		errs = append(errs, errors.New("no release branch candidates (OPSFLOW_RELEASE_BRANCHES)"))

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,12 @@ import (
 
 func parse(t *testing.T, args ...string) (Config, error) {
 	t.Helper()
+	if os.Getenv("OPSFLOW_CODEC_KEYS") == "" {
+		t.Setenv("OPSFLOW_CODEC_KEYS", "test:"+strings.Repeat("A", 43)+"=")
+	}
+	if os.Getenv("OPSFLOW_IDENTIFIER_KEY") == "" {
+		t.Setenv("OPSFLOW_IDENTIFIER_KEY", "test-identifier-key")
+	}
 	cfg := Default()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	cfg.Register(fs)
@@ -76,6 +83,26 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{`artifact source "ftp"`, "keep-versions 1", `site "TSD": name`, "must be an absolute path", "no services"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+func TestEncryptionAndIdentifierKeysAreRequired(t *testing.T) {
+	t.Setenv("OPSFLOW_CODEC_KEYS", "")
+	t.Setenv("OPSFLOW_CODEC_KEYS_FILE", "")
+	t.Setenv("OPSFLOW_IDENTIFIER_KEY", "short")
+	cfg := Default()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.Register(fs)
+	require.NoError(t, fs.Parse(nil))
+	err := cfg.Finish()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no payload encryption key")
+	assert.Contains(t, err.Error(), "OPSFLOW_IDENTIFIER_KEY")
+
+	t.Setenv("OPSFLOW_IDENTIFIERS_SENSITIVE", "false")
+	t.Setenv("OPSFLOW_CODEC_KEYS", "k:"+strings.Repeat("A", 43)+"=")
+	cfg2, err := parse(t)
+	require.NoError(t, err, "no identifier key needed when identifiers are not sensitive")
+	assert.False(t, cfg2.Codec.IdentifiersSensitive)
 }
 
 func TestWorkflowURL(t *testing.T) {

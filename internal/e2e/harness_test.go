@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/internal/testsupport/releaserepo"
 	"github.com/opsflow/opsflow/internal/testsupport/supervisordtest"
 )
@@ -47,15 +49,17 @@ func requireStack(t *testing.T) stack {
 // deployment is one isolated opsflow deployment: its own task queue, bucket, release
 // repository, site directories and supervisord, so tests never touch the demo's.
 type deployment struct {
-	t         *testing.T
-	stack     stack
-	dir       string
-	bin       string
-	repo      *releaserepo.Repo
-	sup       *supervisordtest.Instance
-	taskQueue string
-	env       []string
-	client    client.Client
+	t           *testing.T
+	stack       stack
+	dir         string
+	bin         string
+	repo        *releaserepo.Repo
+	sup         *supervisordtest.Instance
+	taskQueue   string
+	environment string
+	metricsAddr string
+	env         []string
+	client      client.Client
 }
 
 var services = map[string][]string{
@@ -102,7 +106,11 @@ func newDeployment(t *testing.T) *deployment {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(sitesFile, data, 0o600))
 
+	d.environment = "e2e-" + suffix
+	d.metricsAddr = freeAddr(t)
 	d.env = append(releaserepo.Env(dir),
+		"OPSFLOW_ENVIRONMENT="+d.environment,
+		"OPSFLOW_METRICS_ADDR="+d.metricsAddr,
 		"OPSFLOW_TEMPORAL_ADDRESS="+s.address,
 		"OPSFLOW_TEMPORAL_NAMESPACE="+s.namespace,
 		"OPSFLOW_TASK_QUEUE="+d.taskQueue,
@@ -111,7 +119,13 @@ func newDeployment(t *testing.T) *deployment {
 		"OPSFLOW_ARTIFACT_BUCKET=opsflow-e2e-"+suffix,
 		"OPSFLOW_STABLE_FOR=2s",
 	)
-	d.client, err = client.Dial(client.Options{HostPort: s.address, Namespace: s.namespace})
+	// The test reads results like any opsflow client: through the payload codec.
+	cfg := config.Default()
+	cfg.Temporal.Address, cfg.Temporal.Namespace = s.address, s.namespace
+	cfg.Codec.KeysFile = os.Getenv("OPSFLOW_CODEC_KEYS_FILE")
+	opts, err := temporalx.ClientOptions(cfg, temporalx.NewLogger("warn"))
+	require.NoError(t, err, "OPSFLOW_CODEC_KEYS_FILE comes from scripts/stack env")
+	d.client, err = client.Dial(opts)
 	require.NoError(t, err)
 	t.Cleanup(d.client.Close)
 	return d
@@ -184,6 +198,13 @@ func waitCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -197,4 +218,9 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func execOut(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
 }

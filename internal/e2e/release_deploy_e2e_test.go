@@ -5,6 +5,8 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +98,13 @@ func TestReleaseDeployEndToEnd(t *testing.T) {
 	// The runs are findable by version and outcome (Keyword search attributes).
 	assertListed(t, d, fmt.Sprintf(`OpsflowVersion = "v1.2.0-rel" AND OpsflowOutcome = "rolled-back" AND WorkflowId = %q`, id3), id3)
 	assertListed(t, d, fmt.Sprintf(`OpsflowProcedure = "ReleaseDeploy" AND OpsflowOutcome = "succeeded" AND WorkflowId = %q`, id1), id1)
+	assertListed(t, d, fmt.Sprintf(`OpsflowEnvironment = %q AND OpsflowSite = "tsd" AND WorkflowId = %q`, d.environment, id1), id1)
+
+	// The worker's metrics endpoint counted the runs and their activities.
+	metrics := httpGet(t, "http://"+d.metricsAddr+"/metrics")
+	assert.Regexp(t, `opsflow_temporal_workflow_completed\{[^}]*workflow_type="ReleaseDeploy"[^}]*\} [1-9]`, metrics)
+	assert.Regexp(t, `opsflow_temporal_workflow_failed\{[^}]*workflow_type="ReleaseDeploy"[^}]*\} [1-9]`, metrics)
+	assert.Regexp(t, `opsflow_temporal_activity_execution_latency_count\{[^}]*activity_type="ExtractRelease"[^}]*\} [1-9]`, metrics)
 }
 
 // assertRuns checks the site's package symlink points at version and its VERSION says so.
@@ -124,4 +133,15 @@ func assertListed(t *testing.T, d *deployment, query, id string) {
 		resp, err := d.client.ListWorkflow(waitCtx(t, 10*time.Second), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
 		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == id
 	}, 20*time.Second, 250*time.Millisecond, "query %s finds %s", query, id)
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	return string(body)
 }

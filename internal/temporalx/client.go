@@ -1,5 +1,6 @@
 // Package temporalx wires opsflow's configuration into Temporal clients, so the worker, the
-// starter and the tests dial the same way (logger, data converter, namespace).
+// starter and the tests dial the same way: logger, encrypting data converter, failure
+// converter, namespace.
 package temporalx
 
 import (
@@ -11,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/opsflow/opsflow/internal/codec"
 	"github.com/opsflow/opsflow/internal/config"
 )
 
@@ -23,18 +25,33 @@ func NewLogger(level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// ClientOptions builds the options every opsflow client uses.
-func ClientOptions(cfg config.Config, logger *slog.Logger) client.Options {
-	return client.Options{
-		HostPort:  cfg.Temporal.Address,
-		Namespace: cfg.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(logger),
+// ClientOptions builds the options every opsflow client uses. Payloads and failure
+// messages are encrypted with the configured keys; there is no unencrypted mode.
+func ClientOptions(cfg config.Config, logger *slog.Logger) (client.Options, error) {
+	keys, err := codec.LoadKeyring(cfg.Codec.KeysFile, cfg.Codec.Keys)
+	if err != nil {
+		return client.Options{}, err
 	}
+	dc := codec.DataConverter(keys)
+	return client.Options{
+		HostPort:         cfg.Temporal.Address,
+		Namespace:        cfg.Temporal.Namespace,
+		Logger:           sdklog.NewStructuredLogger(NewRedactingLogger(logger)),
+		DataConverter:    dc,
+		FailureConverter: codec.FailureConverter(dc),
+	}, nil
 }
 
 // Dial connects to the Temporal frontend and fails fast with the address in the error.
-func Dial(cfg config.Config, logger *slog.Logger) (client.Client, error) {
-	c, err := client.Dial(ClientOptions(cfg, logger))
+func Dial(cfg config.Config, logger *slog.Logger, opts ...func(*client.Options)) (client.Client, error) {
+	o, err := ClientOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := client.Dial(o)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
 	}

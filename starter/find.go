@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/ident"
+	"github.com/opsflow/opsflow/internal/temporalx"
+)
+
+// runFind lists runs by the questions operators ask; sample and package names are hashed
+// the way workflows store them, so the name never leaves this process in clear.
+func runFind(args []string) error {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("find", flag.ContinueOnError)
+	cfg.Register(fs)
+	procedure := fs.String("procedure", "", "procedure, e.g. ReleaseDeploy")
+	version := fs.String("version", "", "release version, e.g. v1.4.0-rel")
+	sample := fs.String("sample", "", "sample name (hashed before the query)")
+	pkg := fs.String("package", "", "package name (hashed before the query)")
+	outcome := fs.String("outcome", "", "running, succeeded, failed, rolled-back, left-stopped")
+	env := fs.String("env", "", "environment (default: any)")
+	since := fs.Duration("since", 0, "only runs started within this duration, e.g. 168h")
+	printQuery := fs.Bool("print-query", false, "print the visibility query and exit (for temporal workflow list --query)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Finish(); err != nil {
+		return err
+	}
+	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
+	if err != nil {
+		return err
+	}
+	var conds []string
+	add := func(key, value string) {
+		if value != "" {
+			conds = append(conds, fmt.Sprintf("%s = %q", key, value))
+		}
+	}
+	add("OpsflowProcedure", *procedure)
+	add("OpsflowVersion", *version)
+	add("OpsflowOutcome", *outcome)
+	add("OpsflowEnvironment", *env)
+	if *sample != "" {
+		add("OpsflowPackage", hasher.ID("package", *sample))
+	}
+	if *pkg != "" {
+		add("OpsflowPackage", hasher.ID("package", *pkg))
+	}
+	if *since > 0 {
+		conds = append(conds, fmt.Sprintf("StartTime > %q", time.Now().Add(-*since).UTC().Format(time.RFC3339)))
+	}
+	if len(conds) == 0 {
+		return fmt.Errorf("find: give at least one of --procedure, --version, --sample, --package, --outcome, --env, --since")
+	}
+	query := strings.Join(conds, " AND ")
+	if *printQuery {
+		fmt.Println(query)
+		return nil
+	}
+	c, err := temporalx.Dial(cfg, temporalx.NewLogger("warn"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", query, err)
+	}
+	fmt.Printf("query: %s\n", query)
+	for _, e := range resp.Executions {
+		fmt.Printf("%-40s %-12s %s  %s\n", e.Execution.WorkflowId, strings.TrimPrefix(e.Status.String(), "WORKFLOW_EXECUTION_STATUS_"),
+			e.StartTime.AsTime().UTC().Format(time.RFC3339), cfg.WorkflowURL(e.Execution.WorkflowId, e.Execution.RunId))
+	}
+	fmt.Printf("%d run(s)\n", len(resp.Executions))
+	return nil
+}

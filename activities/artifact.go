@@ -107,6 +107,9 @@ func (a *ArtifactActivities) ExportArtifact(ctx context.Context, in ExportInput)
 		}
 		return Artifact{Version: in.Version, Bucket: a.Bucket, Key: key, SHA256: sum, Size: info.Size, Reused: true}, nil
 	}
+	if in.DryRun {
+		return Artifact{Version: in.Version, Bucket: a.Bucket, Key: key, Planned: true}, nil
+	}
 
 	tmp, err := os.MkdirTemp(a.WorkDir, "opsflow-export-")
 	if err != nil {

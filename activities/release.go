@@ -43,6 +43,13 @@ func (a *ReleaseActivities) CreateReleaseTag(ctx context.Context, in TagInput) (
 	if err != nil {
 		return TagResult{}, err
 	}
+	if in.DryRun {
+		if exists && existing != head {
+			return TagResult{}, permanent(ErrTagConflict, nil,
+				"tag %s already exists at commit %s, but %s is at %s", tag, short(existing), branch, short(head))
+		}
+		return TagResult{Tag: tag, Commit: head, Branch: branch, Created: false}, nil
+	}
 	if exists {
 		if existing != head {
 			return TagResult{}, permanent(ErrTagConflict, nil,
@@ -102,7 +109,7 @@ func (a *ReleaseActivities) ChangedComponents(ctx context.Context, in ChangeInpu
 	if !ok {
 		return ChangeResult{Changed: in.Components, PreviousUnknown: true}, nil
 	}
-	paths, err := a.Repo.ChangedPaths(ctx, "refs/tags/"+in.From, "refs/tags/"+in.To)
+	paths, err := a.Repo.ChangedPaths(ctx, "refs/tags/"+in.From, in.To)
 	if err != nil {
 		return ChangeResult{}, fmt.Errorf("compare %s..%s: %w", in.From, in.To, err)
 	}

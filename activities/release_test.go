@@ -83,6 +83,7 @@ func TestChangedComponentsBetweenTags(t *testing.T) {
 	_, err = env.ExecuteActivity(acts.CreateReleaseTag, TagInput{Version: "v1.1.0-rel"})
 	require.NoError(t, err)
 
+	head := r.Git(t, "rev-parse", "HEAD")
 	get := func(in ChangeInput) ChangeResult {
 		v, err := env.ExecuteActivity(acts.ChangedComponents, in)
 		require.NoError(t, err)
@@ -90,9 +91,9 @@ func TestChangedComponentsBetweenTags(t *testing.T) {
 		require.NoError(t, v.Get(&res))
 		return res
 	}
-	assert.Equal(t, []string{"nsc-exporter/"}, get(ChangeInput{From: "v1.0.0-rel", To: "v1.1.0-rel", Components: []string{"nsc-exporter/", "lims-exporter/"}}).Changed)
-	assert.Empty(t, get(ChangeInput{From: "v1.0.0-rel", To: "v1.1.0-rel", Components: []string{"filelock-exporter/"}}).Changed)
-	unknown := get(ChangeInput{From: "v0.9.0-rel", To: "v1.1.0-rel", Components: []string{"filelock-exporter/"}})
+	assert.Equal(t, []string{"nsc-exporter/"}, get(ChangeInput{From: "v1.0.0-rel", To: head, Components: []string{"nsc-exporter/", "lims-exporter/"}}).Changed)
+	assert.Empty(t, get(ChangeInput{From: "v1.0.0-rel", To: head, Components: []string{"filelock-exporter/"}}).Changed)
+	unknown := get(ChangeInput{From: "v0.9.0-rel", To: head, Components: []string{"filelock-exporter/"}})
 	assert.True(t, unknown.PreviousUnknown)
 	assert.Equal(t, []string{"filelock-exporter/"}, unknown.Changed, "an unknown previous tag counts as changed")
 }

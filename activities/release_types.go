@@ -3,6 +3,8 @@ package activities
 // TagInput asks for a release tag at the head of the release branch.
 type TagInput struct {
 	Version string `json:"version"`
+	// DryRun checks the tag could be created without creating or pushing it.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // TagResult says where the tag points and whether this run created it.
@@ -27,7 +29,8 @@ type ReleasePlan struct {
 	Sites       []SiteTarget `json:"sites"`
 }
 
-// ChangeInput asks whether a site's components changed between two tags.
+// ChangeInput asks whether a site's components changed between the deployed tag and the
+// release commit (a commit, so a dry run that created no tag can ask too).
 type ChangeInput struct {
 	From       string   `json:"from"`
 	To         string   `json:"to"`
@@ -45,6 +48,8 @@ type ChangeResult struct {
 type ExportInput struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit"`
+	// DryRun reports where the artifact would go without building or uploading it.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Artifact is a release artifact stored in S3; sites fetch it from there.
@@ -56,6 +61,21 @@ type Artifact struct {
 	Size    int64  `json:"size"`
 	// Reused is true when the object already existed (a retried or repeated release).
 	Reused bool `json:"reused,omitempty"`
+	// Planned is true in a dry run: the artifact does not exist yet and SHA256 is empty.
+	Planned bool `json:"planned,omitempty"`
+}
+
+// SitePlanInput asks a site what deploying a version would do there.
+type SitePlanInput struct {
+	Version  string   `json:"version"`
+	Artifact Artifact `json:"artifact"`
+	Services []string `json:"services"`
+}
+
+// SitePlan lists the actions a deployment would take and the problems it would meet.
+type SitePlan struct {
+	Actions  []string `json:"actions"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 // ArchiveResult is where the site keeps its copy of the artifact.

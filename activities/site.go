@@ -138,6 +138,47 @@ func (a *SiteActivities) ArchiveArtifact(ctx context.Context, art Artifact) (Arc
 	return ArchiveResult{Path: final}, nil
 }
 
+// PlanSiteDeploy reports what a deployment of in.Version would do on this site and what
+// would stop it, touching nothing: no download, no stop, no extraction.
+func (a *SiteActivities) PlanSiteDeploy(ctx context.Context, in SitePlanInput) (SitePlan, error) {
+	var plan SitePlan
+	archived := filepath.Join(a.archiveDir(), filepath.Base(in.Artifact.Key))
+	switch _, err := os.Stat(archived); {
+	case err != nil:
+		plan.Actions = append(plan.Actions, fmt.Sprintf("download s3://%s/%s to %s and verify its SHA-256", in.Artifact.Bucket, in.Artifact.Key, archived))
+	case in.Artifact.SHA256 == "":
+		plan.Problems = append(plan.Problems, archived+" already exists and the artifact is not built yet: it may conflict")
+	default:
+		if err := checksum.VerifySHA256(archived, in.Artifact.SHA256); err != nil {
+			plan.Problems = append(plan.Problems, fmt.Sprintf("%s exists with different content: %v", archived, err))
+		} else {
+			plan.Actions = append(plan.Actions, "reuse the archived "+archived)
+		}
+	}
+	for _, name := range in.Services {
+		c, err := a.client(name)
+		if err != nil {
+			plan.Problems = append(plan.Problems, err.Error())
+			continue
+		}
+		info, err := c.ProcessInfo(ctx, name)
+		if err != nil {
+			plan.Problems = append(plan.Problems, fmt.Sprintf("service %s: %v", name, err))
+			continue
+		}
+		plan.Actions = append(plan.Actions, fmt.Sprintf("stop %s (now %s)", name, info.StateName))
+	}
+	previous, err := a.DeployedVersion(ctx)
+	if err != nil {
+		plan.Problems = append(plan.Problems, err.Error())
+	}
+	target := filepath.Join(a.releasesDir(), a.releaseName(in.Version))
+	plan.Actions = append(plan.Actions,
+		fmt.Sprintf("extract into %s, check VERSION is %s, point %s at it (previous: %q kept for rollback)", target, in.Version, a.currentLink(), previous),
+		fmt.Sprintf("start %s and check each stays RUNNING for %s", strings.Join(in.Services, ", "), a.StableFor))
+	return plan, nil
+}
+
 // StopServices stops each service and waits until it is stopped; stopped ones stay stopped.
 func (a *SiteActivities) StopServices(ctx context.Context, in ServicesInput) (ServicesResult, error) {
 	states := map[string]string{}

@@ -286,3 +286,29 @@ func listTree(t *testing.T, dir string) []string {
 	})
 	return out
 }
+
+func TestPlanSiteDeployTouchesNothing(t *testing.T) {
+	f := newSiteFixture(t)
+	f.deploy(t, "v1.0.0-rel", goodService)
+	pidBefore, err := f.sup.Client(t).ProcessInfo(context.Background(), "svc-a")
+	require.NoError(t, err)
+	before := listTree(t, f.dir)
+
+	art := Artifact{Version: "v1.1.0-rel", Bucket: f.bucket, Key: ArtifactKey("tsd-import", "v1.1.0-rel"), Planned: true}
+	v, err := f.env().ExecuteActivity(f.acts.PlanSiteDeploy, SitePlanInput{Version: "v1.1.0-rel", Artifact: art, Services: []string{"svc-a", "svc-missing"}})
+	require.NoError(t, err)
+	var plan SitePlan
+	require.NoError(t, v.Get(&plan))
+	joined := strings.Join(plan.Actions, "\n")
+	assert.Contains(t, joined, "download s3://"+f.bucket)
+	assert.Contains(t, joined, "stop svc-a (now RUNNING)")
+	assert.Contains(t, joined, `previous: "v1.0.0-rel"`)
+	require.Len(t, plan.Problems, 1)
+	assert.Contains(t, plan.Problems[0], `"svc-missing"`)
+
+	assert.Equal(t, before, listTree(t, f.dir), "no file written or removed")
+	after, err := f.sup.Client(t).ProcessInfo(context.Background(), "svc-a")
+	require.NoError(t, err)
+	assert.Equal(t, pidBefore.PID, after.PID, "service not restarted")
+	assert.Equal(t, "v1.0.0-rel", f.current(t))
+}

@@ -30,6 +30,7 @@ func runRelease(args []string) error {
 	sites := fs.String("sites", "", "comma-separated sites to deploy (default: every configured site)")
 	force := fs.Bool("force", false, "deploy even to sites whose components did not change")
 	wait := fs.Bool("wait", false, "follow the run to its end, printing progress; exit 1 if it fails")
+	dryRun := fs.Bool("dry-run", false, "plan only: report what each step would do, change nothing (workflow id gets -dry-run)")
 	workflowID := fs.String("workflow-id", "", "workflow id (default release-<version>)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -40,7 +41,7 @@ func runRelease(args []string) error {
 	if err := cfg.Finish(); err != nil {
 		return err
 	}
-	in := workflows.ReleaseDeployInput{Version: *version, Force: *force}
+	in := workflows.ReleaseDeployInput{Version: *version, Force: *force, DryRun: *dryRun}
 	for _, s := range strings.Split(*sites, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			in.Sites = append(in.Sites, s)
@@ -48,6 +49,9 @@ func runRelease(args []string) error {
 	}
 	if *workflowID == "" {
 		*workflowID = workflows.ReleaseDeployWorkflowID(*version)
+		if *dryRun {
+			*workflowID += "-dry-run"
+		}
 	}
 
 	logger := temporalx.NewLogger("warn")

@@ -21,6 +21,8 @@ type ReleaseDeployInput struct {
 	Sites []string `json:"sites,omitempty"`
 	// Force deploys to the sites even when none of their components changed.
 	Force bool `json:"force,omitempty"`
+	// DryRun plans the release: every step reports what it would do, nothing is changed.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // SiteOutcome says what happened on one site and why.
@@ -32,8 +34,11 @@ type SiteOutcome struct {
 	Previous   string   `json:"previous,omitempty"`
 	Current    string   `json:"current,omitempty"`
 	RolledBack bool     `json:"rolledBack,omitempty"`
-	LeftDown   bool     `json:"leftStopped,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	// Plan and Problems are filled by a dry run.
+	Plan     []string `json:"plan,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+	LeftDown bool     `json:"leftStopped,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // ReleaseDeployResult is the record of a release: the tag, the artifact and each site.
@@ -42,6 +47,8 @@ type ReleaseDeployResult struct {
 	Commit   string              `json:"commit"`
 	Artifact activities.Artifact `json:"artifact"`
 	Sites    []SiteOutcome       `json:"sites"`
+	// DryRun marks a plan: nothing was tagged, uploaded, stopped or extracted.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Failure types of a ReleaseDeploy run, for operators and alerting.
@@ -78,7 +85,7 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 		ProcedureKey.ValueSet("ReleaseDeploy"), VersionKey.ValueSet(in.Version), OutcomeKey.ValueSet(OutcomeRunning)); err != nil {
 		return nil, err
 	}
-	res := &ReleaseDeployResult{Version: in.Version}
+	res := &ReleaseDeployResult{Version: in.Version, DryRun: in.DryRun}
 	fail := func(step string, err error) (*ReleaseDeployResult, error) {
 		tr.step("failed: " + step)
 		tr.p.Error = err.Error()
@@ -93,7 +100,7 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	tr.step("tag")
 	var tag activities.TagResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, tagOptions), releaseActs.CreateReleaseTag,
-		activities.TagInput{Version: in.Version}).Get(ctx, &tag); err != nil {
+		activities.TagInput{Version: in.Version, DryRun: in.DryRun}).Get(ctx, &tag); err != nil {
 		return fail("tag", err)
 	}
 	res.Commit = tag.Commit
@@ -115,13 +122,13 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 
 	tr.step("export")
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, exportOptions), artifactActs.ExportArtifact,
-		activities.ExportInput{Version: in.Version, Commit: tag.Commit}).Get(ctx, &res.Artifact); err != nil {
+		activities.ExportInput{Version: in.Version, Commit: tag.Commit, DryRun: in.DryRun}).Get(ctx, &res.Artifact); err != nil {
 		return fail("export", err)
 	}
 
 	for _, t := range targets {
 		tr.step("deploy " + t.Name)
-		outcome, err := deploySite(ctx, tr, t, in, res.Artifact)
+		outcome, err := deploySite(ctx, tr, t, in, tag.Commit, res.Artifact)
 		res.Sites = append(res.Sites, outcome)
 		if err != nil {
 			tr.step("failed: deploy " + t.Name)
@@ -140,13 +147,17 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 		}
 	}
 	tr.step("done")
-	setOutcome(ctx, OutcomeSucceeded)
+	if in.DryRun {
+		setOutcome(ctx, OutcomeDryRun)
+	} else {
+		setOutcome(ctx, OutcomeSucceeded)
+	}
 	return res, nil
 }
 
 // deploySite runs archive → stop → extract → start on the site's own task queue, and rolls
 // back on a failure after the stop.
-func deploySite(ctx workflow.Context, tr *tracker, t activities.SiteTarget, in ReleaseDeployInput, art activities.Artifact) (SiteOutcome, error) {
+func deploySite(ctx workflow.Context, tr *tracker, t activities.SiteTarget, in ReleaseDeployInput, commit string, art activities.Artifact) (SiteOutcome, error) {
 	out := SiteOutcome{Site: t.Name}
 	onSite := func(opts workflow.ActivityOptions) workflow.Context {
 		opts.TaskQueue = t.TaskQueue
@@ -170,7 +181,7 @@ func deploySite(ctx workflow.Context, tr *tracker, t activities.SiteTarget, in R
 	default:
 		var ch activities.ChangeResult
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, centralOptions), releaseActs.ChangedComponents,
-			activities.ChangeInput{From: out.Previous, To: in.Version, Components: t.Components}).Get(ctx, &ch); err != nil {
+			activities.ChangeInput{From: out.Previous, To: commit, Components: t.Components}).Get(ctx, &ch); err != nil {
 			return out, err
 		}
 		out.Changed = ch.Changed
@@ -184,6 +195,18 @@ func deploySite(ctx workflow.Context, tr *tracker, t activities.SiteTarget, in R
 		if ch.PreviousUnknown {
 			out.Reason = "previous version " + out.Previous + " not in the repository"
 		}
+	}
+
+	if in.DryRun {
+		tr.site(t.Name, "plan")
+		var plan activities.SitePlan
+		if err := workflow.ExecuteActivity(onSite(siteQueryOptions), siteActs.PlanSiteDeploy,
+			activities.SitePlanInput{Version: in.Version, Artifact: art, Services: t.Services}).Get(ctx, &plan); err != nil {
+			return out, err
+		}
+		out.Plan, out.Problems = plan.Actions, plan.Problems
+		tr.site(t.Name, fmt.Sprintf("planned: %d actions, %d problems", len(plan.Actions), len(plan.Problems)))
+		return out, nil
 	}
 
 	tr.site(t.Name, "archive")

@@ -113,10 +113,10 @@ func (s *ReleaseDeploySuite) TestOnlySitesWhoseComponentsChangedAreDeployed() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything,
-		activities.ChangeInput{From: "v1.3.0-rel", To: "v1.4.0-rel", Components: nscTarget.Components}).
+		activities.ChangeInput{From: "v1.3.0-rel", To: "c0ffee", Components: nscTarget.Components}).
 		Return(activities.ChangeResult{Changed: []string{"nsc-exporter/"}}, nil).Once()
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything,
-		activities.ChangeInput{From: "v1.3.0-rel", To: "v1.4.0-rel", Components: tsdTarget.Components}).
+		activities.ChangeInput{From: "v1.3.0-rel", To: "c0ffee", Components: tsdTarget.Components}).
 		Return(activities.ChangeResult{}, nil).Once()
 	s.expectSiteSteps(1) // nsc only: Times(1) fails the test if tsd is touched
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
@@ -256,6 +256,32 @@ func (s *ReleaseDeploySuite) TestFlakyArchiveIsRetried() {
 	res := s.result()
 	s.Equal(3, calls, "nsc needed two attempts, tsd one")
 	s.True(res.Sites[0].Deployed)
+}
+
+func (s *ReleaseDeploySuite) TestDryRunPlansAndChangesNothing() {
+	s.env.OnActivity(releaseActs.CreateReleaseTag, mock.Anything, activities.TagInput{Version: "v1.4.0-rel", DryRun: true}).
+		Return(activities.TagResult{Tag: "v1.4.0-rel", Commit: "c0ffee", Branch: "master"}, nil).Once()
+	s.env.OnActivity(releaseActs.PlanRelease, mock.Anything, mock.Anything).
+		Return(activities.ReleasePlan{Environment: "test", Sites: []activities.SiteTarget{nscTarget, tsdTarget}}, nil).Once()
+	planned := activities.Artifact{Version: "v1.4.0-rel", Bucket: "b", Key: artifact.Key, Planned: true}
+	s.env.OnActivity(artifactActs.ExportArtifact, mock.Anything, activities.ExportInput{Version: "v1.4.0-rel", Commit: "c0ffee", DryRun: true}).
+		Return(planned, nil).Once()
+	s.expectDeployed("")
+	s.env.OnActivity(siteActs.PlanSiteDeploy, mock.Anything, mock.Anything).
+		Return(activities.SitePlan{Actions: []string{"stop x", "extract y"}, Problems: []string{"service z unknown"}}, nil).Twice()
+	for _, changing := range []any{siteActs.ArchiveArtifact, siteActs.StopServices, siteActs.ExtractRelease, siteActs.StartServices, siteActs.RollbackRelease} {
+		s.env.OnActivity(changing, mock.Anything, mock.Anything).Return(func(context.Context, any) (any, error) {
+			s.Fail("a dry run must not run a changing activity")
+			return nil, nil
+		}).Maybe()
+	}
+	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel", DryRun: true})
+	res := s.result()
+	s.True(res.DryRun)
+	s.True(res.Artifact.Planned)
+	s.Equal([]string{"stop x", "extract y"}, res.Sites[0].Plan)
+	s.Equal([]string{"service z unknown"}, res.Sites[1].Problems)
+	s.False(res.Sites[0].Deployed)
 }
 
 func (s *ReleaseDeploySuite) TestArchiveFailureStopsNothing() {

@@ -24,6 +24,7 @@ const (
 	OutcomeFailed     = "failed"
 	OutcomeRolledBack = "rolled-back"
 	OutcomeLeftDown   = "left-stopped"
+	OutcomeDryRun     = "dry-run"
 )
 
 func setOutcome(ctx workflow.Context, outcome string) {

@@ -56,6 +56,7 @@ type deployment struct {
 	repo        *releaserepo.Repo
 	sup         *supervisordtest.Instance
 	taskQueue   string
+	bucket      string
 	environment string
 	metricsAddr string
 	env         []string
@@ -107,6 +108,7 @@ func newDeployment(t *testing.T) *deployment {
 	require.NoError(t, os.WriteFile(sitesFile, data, 0o600))
 
 	d.environment = "e2e-" + suffix
+	d.bucket = "opsflow-e2e-" + suffix
 	d.metricsAddr = freeAddr(t)
 	d.env = append(releaserepo.Env(dir),
 		"OPSFLOW_ENVIRONMENT="+d.environment,
@@ -116,7 +118,7 @@ func newDeployment(t *testing.T) *deployment {
 		"OPSFLOW_TASK_QUEUE="+d.taskQueue,
 		"OPSFLOW_SITES_FILE="+sitesFile,
 		"OPSFLOW_RELEASE_REPO="+d.repo.Clone,
-		"OPSFLOW_ARTIFACT_BUCKET=opsflow-e2e-"+suffix,
+		"OPSFLOW_ARTIFACT_BUCKET="+d.bucket,
 		"OPSFLOW_STABLE_FOR=2s",
 	)
 	// The test reads results like any opsflow client: through the payload codec.

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsflow/opsflow/internal/checksum"
+	"github.com/opsflow/opsflow/internal/s3store"
+	"github.com/opsflow/opsflow/internal/testsupport/s3test"
 	"github.com/opsflow/opsflow/workflows"
 )
 
@@ -95,6 +98,26 @@ func TestReleaseDeployEndToEnd(t *testing.T) {
 		assert.Equal(t, "RUNNING", info.StateName, "%s runs again after the rollback", svc)
 	}
 
+	// 4. A dry run of the next version changes nothing: no tag, no artifact, no file, no restart.
+	d.repo.Commit(t, "filelock-exporter: change", map[string]string{"filelock-exporter/exporter.py": "# v1.3\n"})
+	sitesBefore := listTree(t, filepath.Join(d.dir, "sites"))
+	pidsBefore := map[string]int{}
+	for _, svcs := range services {
+		for _, svc := range svcs {
+			pidsBefore[svc] = pid(t, d, svc)
+		}
+	}
+	out, err = d.starter("release", "--version", "v1.3.0-rel", "--dry-run", "--wait", "--workflow-id", "dry-"+d.taskQueue)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, `"dryRun": true`)
+	assert.Contains(t, out, "stop filelock-exporter-api (now RUNNING)")
+	assert.NotContains(t, d.repo.Git(t, "ls-remote", "--tags", "origin"), "v1.3.0-rel", "no tag pushed")
+	assert.Equal(t, sitesBefore, listTree(t, filepath.Join(d.dir, "sites")), "site directories untouched")
+	for svc, p := range pidsBefore {
+		assert.Equal(t, p, pid(t, d, svc), "%s not restarted", svc)
+	}
+	assertNoObject(t, d, "tsd-import/v1.3.0-rel/tsd-import-v1.3.0-rel.tar.gz")
+
 	// The runs are findable by version and outcome (Keyword search attributes).
 	assertListed(t, d, fmt.Sprintf(`OpsflowVersion = "v1.2.0-rel" AND OpsflowOutcome = "rolled-back" AND WorkflowId = %q`, id3), id3)
 	assertListed(t, d, fmt.Sprintf(`OpsflowProcedure = "ReleaseDeploy" AND OpsflowOutcome = "succeeded" AND WorkflowId = %q`, id1), id1)
@@ -144,4 +167,31 @@ func httpGet(t *testing.T, url string) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	return string(body)
+}
+
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(p, ".log") { // services' own output may grow
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, fmt.Sprintf("%s %d", rel, info.Size()))
+		return nil
+	}))
+	return out
+}
+
+func assertNoObject(t *testing.T, d *deployment, key string) {
+	t.Helper()
+	cfg := s3test.Config()
+	c, err := s3store.New(context.Background(), cfg)
+	require.NoError(t, err)
+	_, found, err := s3store.Head(context.Background(), c, d.bucket, key)
+	require.NoError(t, err)
+	assert.False(t, found, "s3://%s/%s must not exist", d.bucket, key)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +17,15 @@ import (
 	"github.com/opsflow/opsflow/internal/supervisor"
 )
 
-// Program is one [program:x] section.
+const (
+	readyTimeout = 20 * time.Second // supervisord must answer within this
+	stopGrace    = 10 * time.Second // SIGTERM, then SIGKILL after this
+	portAttempts = 3                // a free port can be taken before supervisord binds it
+)
+
+// Program is one [program:x] section. Command, Directory and Environment are taken
+// literally ('%' is escaped). The program never retries or autorestarts, and StartSecs
+// 0 means RUNNING as soon as it is spawned.
 type Program struct {
 	Name, Command, Directory string
 	AutoStart                bool
@@ -26,13 +33,16 @@ type Program struct {
 	Environment              map[string]string
 }
 
-// Instance is a running supervisord owned by a test.
+// Instance is a running supervisord owned by a test; Dir holds its config and logs
+// (supervisord.log, <program>.out.log, <program>.err.log).
 type Instance struct {
 	URL, Username, Password, Dir, ConfigPath string
 }
 
-// Start writes a config under a temp dir, runs supervisord in the foreground as a child
-// process, waits until it answers, and stops it when the test ends.
+// Start runs supervisord in the foreground as a child of the test, with its config,
+// logs and state under t.TempDir(), waits until it reports RUNNING, and stops it when
+// the test ends. Its output goes to Dir/stdout.log, never to the test's output. The
+// binary is $OPSFLOW_SUPERVISORD, else supervisord on PATH.
 func Start(t testing.TB, programs ...Program) *Instance {
 	t.Helper()
 	bin := os.Getenv("OPSFLOW_SUPERVISORD")
@@ -43,91 +53,94 @@ func Start(t testing.TB, programs ...Program) *Instance {
 		}
 	}
 	dir := t.TempDir()
-	port := freePort(t)
-	inst := &Instance{
-		URL: fmt.Sprintf("http://127.0.0.1:%d/RPC2", port), Username: "test", Password: "test-pw",
-		Dir: dir, ConfigPath: filepath.Join(dir, "supervisord.conf"),
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[supervisord]\nnodaemon=true\nlogfile=%s/supervisord.log\npidfile=%s/supervisord.pid\nchildlogdir=%s\n\n", dir, dir, dir)
-	fmt.Fprintf(&b, "[inet_http_server]\nport=127.0.0.1:%d\nusername=%s\npassword=%s\n\n", port, inst.Username, inst.Password)
-	b.WriteString("[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n")
-	for _, p := range programs {
-		fmt.Fprintf(&b, "[program:%s]\ncommand=%s\nautostart=%t\nautorestart=false\nstartsecs=%d\nstartretries=0\nstopwaitsecs=5\n",
-			p.Name, p.Command, p.AutoStart, p.StartSecs)
-		if p.Directory != "" {
-			fmt.Fprintf(&b, "directory=%s\n", p.Directory)
+	var failure string
+	for range portAttempts {
+		inst := &Instance{Username: "test", Password: "test-pw", Dir: dir, ConfigPath: filepath.Join(dir, "supervisord.conf")}
+		port := freePort(t)
+		inst.URL = fmt.Sprintf("http://127.0.0.1:%d/RPC2", port)
+		conf, err := config(dir, port, inst.Username, inst.Password, programs)
+		if err != nil {
+			t.Fatalf("supervisordtest: %v", err)
 		}
-		fmt.Fprintf(&b, "stdout_logfile=%s/%s.out.log\nstderr_logfile=%s/%s.err.log\n", dir, p.Name, dir, p.Name)
-		if len(p.Environment) > 0 {
-			keys := make([]string, 0, len(p.Environment))
-			for k := range p.Environment {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			var env []string
-			for _, k := range keys {
-				env = append(env, fmt.Sprintf("%s=%q", k, p.Environment[k]))
-			}
-			fmt.Fprintf(&b, "environment=%s\n", strings.Join(env, ","))
+		if err := os.WriteFile(inst.ConfigPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		b.WriteString("\n")
+		var portTaken bool
+		if failure, portTaken = inst.launch(t, bin); failure == "" {
+			return inst
+		}
+		if !portTaken {
+			break
+		}
 	}
-	if err := os.WriteFile(inst.ConfigPath, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "stdout.log")
+	t.Fatalf("%s", failure)
+	return nil
+}
+
+// launch starts supervisord and waits for it. It returns "" once it serves, or why it
+// does not and whether that is because another process took the port.
+func (i *Instance) launch(t testing.TB, bin string) (failure string, portTaken bool) {
+	t.Helper()
+	logPath := filepath.Join(i.Dir, "stdout.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-n", "-c", inst.ConfigPath)
+	cmd := exec.Command(bin, "-n", "-c", i.ConfigPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group to signal; and if the test binary dies without running
+	// cleanups (e.g. go test -timeout), supervisord still stops its programs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start supervisord: %v", err)
+		logFile.Close()
+		t.Fatalf("start %s: %v", bin, err)
 	}
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	go func() { _ = cmd.Wait(); close(exited); logFile.Close() }()
+	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(stopGrace):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-exited
 		}
-		logFile.Close()
-	})
+	}
 
-	c := inst.Client(t)
-	deadline := time.Now().Add(20 * time.Second)
+	c := i.Client(t)
+	deadline := time.Now().Add(readyTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		state, err := c.State(ctx)
 		cancel()
 		if err == nil && state == "RUNNING" {
-			return inst
+			t.Cleanup(stop)
+			return "", false
 		}
 		select {
 		case <-exited:
-			t.Fatalf("supervisord exited during startup:\n%s", tailFile(logPath, filepath.Join(dir, "supervisord.log")))
+			tail := i.logTail()
+			return fmt.Sprintf("supervisord (%s) exited during startup:\n%s", i.ConfigPath, tail),
+				strings.Contains(tail, "already listening")
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("supervisord did not answer at %s within 20s (last error %v):\n%s", inst.URL, err, tailFile(logPath, filepath.Join(dir, "supervisord.log")))
+			stop()
+			return fmt.Sprintf("supervisord did not report RUNNING at %s within %s (last: state %q, error %v):\n%s",
+				i.URL, readyTimeout, state, err, i.logTail()), false
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// Client returns an XML-RPC client for the instance.
+// Client returns an XML-RPC client for the instance, closed when the test ends.
 func (i *Instance) Client(t testing.TB) *supervisor.Client {
 	t.Helper()
 	c, err := supervisor.New(i.URL, i.Username, i.Password, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -141,9 +154,11 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func tailFile(paths ...string) string {
+// logTail is the end of supervisord's own output and log, for startup failures.
+func (i *Instance) logTail() string {
 	var b strings.Builder
-	for _, p := range paths {
+	for _, name := range []string{"stdout.log", "supervisord.log"} {
+		p := filepath.Join(i.Dir, name)
 		data, _ := os.ReadFile(p)
 		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 		if len(lines) > 30 {

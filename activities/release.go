@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 
@@ -22,6 +23,8 @@ type ReleaseActivities struct {
 	TaskQueue string
 	// Environment names the deployment, recorded on every run.
 	Environment string
+	// StuckAfter is handed to runs: no progress for this long notifies operators.
+	StuckAfter time.Duration
 }
 
 // CreateReleaseTag tags the head of the release branch and pushes the tag. Repeating it is
@@ -97,7 +100,7 @@ func (a *ReleaseActivities) PlanRelease(ctx context.Context, names []string) (Re
 		}
 		out = append(out, t)
 	}
-	return ReleasePlan{Environment: a.Environment, Sites: out}, nil
+	return ReleasePlan{Environment: a.Environment, Sites: out, StuckAfter: a.StuckAfter}, nil
 }
 
 // ChangedComponents compares two tags, so a site is deployed only when its software changed.

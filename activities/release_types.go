@@ -1,5 +1,7 @@
 package activities
 
+import "time"
+
 // TagInput asks for a release tag at the head of the release branch.
 type TagInput struct {
 	Version string `json:"version"`
@@ -27,6 +29,8 @@ type SiteTarget struct {
 type ReleasePlan struct {
 	Environment string       `json:"environment"`
 	Sites       []SiteTarget `json:"sites"`
+	// StuckAfter is how long a run may make no progress before operators are told.
+	StuckAfter time.Duration `json:"stuckAfter"`
 }
 
 // ChangeInput asks whether a site's components changed between the deployed tag and the

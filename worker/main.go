@@ -151,7 +151,8 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 	w := worker.New(c, cfg.Temporal.TaskQueue, workerOptions())
 	w.RegisterWorkflow(workflows.ReleaseDeploy)
 	w.RegisterActivity(&activities.ReleaseActivities{Repo: repo, Branches: cfg.Release.Branches, Sites: cfg.Sites,
-		TaskQueue: cfg.Temporal.TaskQueue, Environment: cfg.Environment})
+		TaskQueue: cfg.Temporal.TaskQueue, Environment: cfg.Environment, StuckAfter: cfg.StuckAfter})
+	w.RegisterActivity(&activities.NotifyActivities{WebhookURL: cfg.NotifyWebhook, UIURL: cfg.Temporal.UIURL, Namespace: cfg.Temporal.Namespace})
 	w.RegisterActivity(&activities.ArtifactActivities{Source: source, S3: s3c, Bucket: cfg.S3.ArtifactBucket, Package: cfg.Release.Package})
 	return w, nil
 }

@@ -28,23 +28,29 @@ type Progress struct {
 
 // tracker keeps a run's progress and answers the query.
 type tracker struct {
-	ctx workflow.Context
-	p   Progress
+	ctx      workflow.Context
+	p        Progress
+	changes  int // bumped on every step, for the stuck watchdog
+	done     bool
+	notified map[string]bool
 }
 
 func newTracker(ctx workflow.Context, procedure string) (*tracker, error) {
-	t := &tracker{ctx: ctx, p: Progress{Procedure: procedure, Step: "starting", Sites: map[string]string{}, Counts: map[string]int64{}}}
+	t := &tracker{ctx: ctx, notified: map[string]bool{},
+		p: Progress{Procedure: procedure, Step: "starting", Sites: map[string]string{}, Counts: map[string]int64{}}}
 	t.p.UpdatedAt = workflow.Now(ctx)
 	err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return t.p, nil })
 	return t, err
 }
 
 func (t *tracker) step(step string) {
+	t.changes++
 	t.p.Step = step
 	t.p.UpdatedAt = workflow.Now(t.ctx)
 }
 
 func (t *tracker) site(name, step string) {
+	t.changes++
 	t.p.Sites[name] = step
 	t.p.UpdatedAt = workflow.Now(t.ctx)
 }

@@ -86,10 +86,12 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 		return nil, err
 	}
 	res := &ReleaseDeployResult{Version: in.Version, DryRun: in.DryRun}
+	defer tr.finish()
 	fail := func(step string, err error) (*ReleaseDeployResult, error) {
 		tr.step("failed: " + step)
 		tr.p.Error = err.Error()
 		setOutcome(ctx, OutcomeFailed)
+		tr.notify(ctx, "failed", err)
 		return nil, err
 	}
 
@@ -110,6 +112,7 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 		in.Sites).Get(ctx, &plan); err != nil {
 		return fail("plan", err)
 	}
+	tr.watchStuck(ctx, plan.StuckAfter)
 	targets := plan.Sites
 	names := make([]string, 0, len(targets))
 	for _, t := range targets {
@@ -142,8 +145,10 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 				errType, state = ErrSiteRolledBack, OutcomeRolledBack
 			}
 			setOutcome(ctx, state)
-			return nil, temporal.NewNonRetryableApplicationError(
+			failure := temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("release %s failed on site %s: %v", in.Version, t.Name, err), errType, err, res)
+			tr.notify(ctx, "failed", failure)
+			return nil, failure
 		}
 	}
 	tr.step("done")

@@ -18,7 +18,8 @@ import (
 type ReleaseDeploySuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
-	env *testsuite.TestWorkflowEnvironment
+	env     *testsuite.TestWorkflowEnvironment
+	notices []activities.Notice
 }
 
 func TestReleaseDeploy(t *testing.T) { suite.Run(t, new(ReleaseDeploySuite)) }
@@ -36,6 +37,13 @@ func (s *ReleaseDeploySuite) SetupTest() {
 	s.env.RegisterActivity(&activities.ReleaseActivities{})
 	s.env.RegisterActivity(&activities.ArtifactActivities{})
 	s.env.RegisterActivity(&activities.SiteActivities{})
+	s.env.RegisterActivity(&activities.NotifyActivities{})
+	s.notices = nil
+	s.env.OnActivity(notifyActs.NotifyOperators, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, n activities.Notice) (string, error) {
+			s.notices = append(s.notices, n)
+			return "webhook notified", nil
+		}).Maybe()
 }
 
 func (s *ReleaseDeploySuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -107,6 +115,7 @@ func (s *ReleaseDeploySuite) TestHappyPathDeploysEverySiteOnFirstRelease() {
 	s.Equal("done", p.Step)
 	s.Equal("deployed v1.4.0-rel", p.Sites["nsc"])
 	s.Equal("deployed v1.4.0-rel", p.Sites["tsd"])
+	s.Empty(s.notices, "a successful run notifies nobody")
 }
 
 func (s *ReleaseDeploySuite) TestOnlySitesWhoseComponentsChangedAreDeployed() {
@@ -218,6 +227,10 @@ func (s *ReleaseDeploySuite) TestExtractFailureRollsBack() {
 	app := s.failure()
 	s.Equal(ErrSiteRolledBack, app.Type())
 	s.Contains(app.Error(), "unsafe archive entry")
+	s.Require().Len(s.notices, 1, "one notice for a failed run")
+	s.Equal("failed", s.notices[0].Kind)
+	s.Equal(ErrSiteRolledBack, s.notices[0].ErrorType)
+	s.Equal("failed: deploy nsc", s.notices[0].Step)
 	s.Equal("rolled back to v1.3.0-rel", s.progress().Sites["nsc"])
 }
 
@@ -294,6 +307,26 @@ func (s *ReleaseDeploySuite) TestArchiveFailureStopsNothing() {
 	app := s.failure()
 	s.Equal(ErrSiteDeployFailed, app.Type(), "services were never stopped: no rollback needed")
 	s.Contains(app.Error(), "checksum mismatch")
+}
+
+func (s *ReleaseDeploySuite) TestStuckRunNotifiesOnce() {
+	s.env.OnActivity(releaseActs.CreateReleaseTag, mock.Anything, mock.Anything).
+		Return(activities.TagResult{Tag: "v1.4.0-rel", Commit: "c0ffee", Branch: "master"}, nil).Once()
+	s.env.OnActivity(releaseActs.PlanRelease, mock.Anything, mock.Anything).
+		Return(activities.ReleasePlan{Sites: []activities.SiteTarget{nscTarget}, StuckAfter: 30 * time.Minute}, nil).Once()
+	s.env.OnActivity(artifactActs.ExportArtifact, mock.Anything, mock.Anything).Return(artifact, nil).Once()
+	s.expectDeployed("")
+	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, mock.Anything).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	// The stop hangs for 3 hours (a supervisord that never answers, with long timeouts).
+	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).After(3*time.Hour).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil).Once()
+	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
+	s.result()
+	s.Require().Len(s.notices, 1, "stuck once, not every 30 minutes")
+	s.Equal("stuck", s.notices[0].Kind)
+	s.Equal("deploy nsc", s.notices[0].Step)
+	s.Equal("30m0s", s.notices[0].Since)
 }
 
 func (s *ReleaseDeploySuite) TestCancelDuringStartStillRollsBack() {

@@ -38,6 +38,10 @@ type Config struct {
 	Codec       Codec
 	// MetricsAddr is where the worker serves Prometheus metrics; empty disables them.
 	MetricsAddr string
+	// NotifyWebhook receives a JSON notice when a run fails or is stuck.
+	NotifyWebhook string
+	// StuckAfter is how long a run may make no progress before operators are notified.
+	StuckAfter time.Duration
 
 	branches string // raw flag value, split by Finish
 }
@@ -154,6 +158,7 @@ func Default() Config {
 		Environment: "dev",
 		Codec:       Codec{IdentifiersSensitive: true},
 		MetricsAddr: "127.0.0.1:9464",
+		StuckAfter:  30 * time.Minute,
 	}
 }
 
@@ -209,6 +214,11 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.Codec.KeysFile, "codec-keys-file", "OPSFLOW_CODEC_KEYS_FILE", "file of id:base64 AES-256 keys, active key first")
 	str(&c.Codec.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "id:base64 AES-256 keys, comma-separated, active key first (prefer the file)")
 	str(&c.Codec.IdentifierKey, "identifier-key", "OPSFLOW_IDENTIFIER_KEY", "secret for hashing sensitive identifiers in ids, search attributes and logs")
+	str(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
+	if v, err := time.ParseDuration(os.Getenv("OPSFLOW_STUCK_AFTER")); err == nil {
+		c.StuckAfter = v
+	}
+	fs.DurationVar(&c.StuckAfter, "stuck-after", c.StuckAfter, "notify when a run makes no progress this long, 0 disables (env OPSFLOW_STUCK_AFTER)")
 	str(&c.MetricsAddr, "metrics-addr", "OPSFLOW_METRICS_ADDR", "worker Prometheus metrics address (empty disables)")
 	if v, ok := os.LookupEnv("OPSFLOW_IDENTIFIERS_SENSITIVE"); ok {
 		c.Codec.IdentifiersSensitive, _ = strconv.ParseBool(v)

@@ -123,6 +123,17 @@ func TestReleaseDeployEndToEnd(t *testing.T) {
 	assertListed(t, d, fmt.Sprintf(`OpsflowProcedure = "ReleaseDeploy" AND OpsflowOutcome = "succeeded" AND WorkflowId = %q`, id1), id1)
 	assertListed(t, d, fmt.Sprintf(`OpsflowEnvironment = %q AND OpsflowSite = "tsd" AND WorkflowId = %q`, d.environment, id1), id1)
 
+	// `opsflow find` answers the operator's questions; a sample name is hashed before it
+	// leaves the process.
+	out, err = d.starter("find", "--procedure", "ReleaseDeploy", "--env", d.environment, "--outcome", "rolled-back")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, id3)
+	assert.Contains(t, out, "1 run(s)")
+	out, err = d.starter("find", "--sample", "Diag-wgs99-NA12878", "--print-query")
+	require.NoError(t, err, out)
+	assert.Regexp(t, `^OpsflowPackage = "h-[0-9a-f]{16}"\s*$`, out)
+	assert.NotContains(t, out, "NA12878")
+
 	// The worker's metrics endpoint counted the runs and their activities.
 	metrics := httpGet(t, "http://"+d.metricsAddr+"/metrics")
 	assert.Regexp(t, `opsflow_temporal_workflow_completed\{[^}]*workflow_type="ReleaseDeploy"[^}]*\} [1-9]`, metrics)

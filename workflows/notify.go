@@ -42,7 +42,9 @@ func (t *tracker) notify(ctx workflow.Context, kind string, cause error) {
 	}
 }
 
-// watchStuck notifies once when the run makes no progress for stuckAfter (0 disables).
+// watchStuck notifies once when a whole stuckAfter interval passes without progress (0
+// disables). One timer per interval keeps the history small; a stuck run is noticed between
+// one and two intervals after its last step.
 func (t *tracker) watchStuck(ctx workflow.Context, stuckAfter time.Duration) {
 	if stuckAfter <= 0 {
 		return
@@ -50,12 +52,11 @@ func (t *tracker) watchStuck(ctx workflow.Context, stuckAfter time.Duration) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for !t.done {
 			seen := t.changes
-			moved, err := workflow.AwaitWithTimeout(ctx, stuckAfter, func() bool { return t.changes != seen || t.done })
-			if err != nil || t.done {
+			if err := workflow.Sleep(ctx, stuckAfter); err != nil || t.done {
 				return
 			}
-			if !moved {
-				t.p.WaitingOn = "no progress for " + stuckAfter.String() + "; operators notified"
+			if t.changes == seen {
+				t.p.WaitingOn = "no progress for " + stuckAfter.String() + " or more; operators notified"
 				t.notify(ctx, "stuck", nil)
 				return
 			}

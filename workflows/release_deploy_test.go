@@ -326,7 +326,7 @@ func (s *ReleaseDeploySuite) TestStuckRunNotifiesOnce() {
 	s.Require().Len(s.notices, 1, "stuck once, not every 30 minutes")
 	s.Equal("stuck", s.notices[0].Kind)
 	s.Equal("deploy nsc", s.notices[0].Step)
-	s.Equal("30m0s", s.notices[0].Since)
+	s.Equal("1h0m0s", s.notices[0].Since, "noticed at the end of the first whole quiet interval")
 }
 
 func (s *ReleaseDeploySuite) TestCancelDuringStartStillRollsBack() {

@@ -181,10 +181,14 @@ func (d *deployment) starter(args ...string) (string, error) {
 
 func (d *deployment) siteDir(site string) string { return filepath.Join(d.dir, "sites", site) }
 
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
 func buildBinaries(t *testing.T, out string) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	root := repoRoot(t)
 	for pkg, name := range map[string]string{"./worker": "opsflow-worker", "./starter": "opsflow"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(out, name), pkg)
 		cmd.Dir = root

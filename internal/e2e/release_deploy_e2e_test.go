@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,6 +60,7 @@ func TestReleaseDeployEndToEnd(t *testing.T) {
 		}
 	}
 	tsdPID := pid(t, d, "filelock-exporter-api")
+	screenshotRun(t, d, id1)
 
 	// 2. Only NSC's component changed: TSD is not touched (same PID), NSC runs v1.1.0-rel.
 	d.repo.Commit(t, "nsc-exporter: retry uploads", map[string]string{"nsc-exporter/exporter.py": "# v1.1: retry uploads\n"})
@@ -205,4 +207,29 @@ func assertNoObject(t *testing.T, d *deployment, key string) {
 	_, found, err := s3store.Head(context.Background(), c, d.bucket, key)
 	require.NoError(t, err)
 	assert.False(t, found, "s3://%s/%s must not exist", d.bucket, key)
+}
+
+// screenshotRun photographs the run's page in the real Web UI with headless Chromium
+// (scripts/screenshot), into $OPSFLOW_SCREENSHOT_DIR (default: a temp dir), and checks a
+// real picture came out. The Web UI decodes the encrypted payloads through the codec server.
+func screenshotRun(t *testing.T, d *deployment, id string) {
+	t.Helper()
+	desc, err := d.client.DescribeWorkflowExecution(waitCtx(t, 10*time.Second), id, "")
+	require.NoError(t, err)
+	runID := desc.WorkflowExecutionInfo.Execution.RunId
+	dir := os.Getenv("OPSFLOW_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	out := filepath.Join(dir, "release-deploy-run.png")
+	url := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", envOr("OPSFLOW_UI_URL", "http://127.0.0.1:8233"), d.stack.namespace, id, runID)
+	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "screenshot"), url, out)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "scripts/screenshot: %s", b)
+	png, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Greater(t, len(png), 10_000, "a rendered page, not a blank one")
+	assert.Equal(t, "\x89PNG", string(png[:4]))
+	t.Logf("Web UI screenshot of %s: %s", id, out)
 }

@@ -23,7 +23,7 @@ func runFind(args []string) error {
 	procedure := fs.String("procedure", "", "procedure, e.g. ReleaseDeploy")
 	version := fs.String("version", "", "release version, e.g. v1.4.0-rel")
 	sample := fs.String("sample", "", "sample name (hashed before the query)")
-	pkg := fs.String("data-package", "", "data package name (hashed before the query)")
+	pkg := fs.String("package", "", "sample package name (hashed before the query)")
 	outcome := fs.String("outcome", "", "running, succeeded, failed, rolled-back, left-stopped")
 	env := fs.String("env", "", "environment (default: any)")
 	since := fs.Duration("since", 0, "only runs started within this duration, e.g. 168h")
@@ -58,7 +58,7 @@ func runFind(args []string) error {
 		conds = append(conds, fmt.Sprintf("StartTime > %q", time.Now().Add(-*since).UTC().Format(time.RFC3339)))
 	}
 	if len(conds) == 0 {
-		return fmt.Errorf("find: give at least one of --procedure, --version, --sample, --data-package, --outcome, --env, --since")
+		return fmt.Errorf("find: give at least one of --procedure, --version, --sample, --package, --outcome, --env, --since")
 	}
 	query := strings.Join(conds, " AND ")
 	if *printQuery {

@@ -12,6 +12,7 @@ const usage = `usage: opsflow <command> [flags]
 
 commands:
   release       start a tsd-import release & deploy (ReleaseDeploy)
+  import        import a sample package from S3 into the durable area (PackageImport)
   progress      print the progress query of a run
   find          list runs by procedure, version, sample, outcome, environment, age
   codec-server  serve /encode and /decode for the Web UI and the CLI
@@ -31,6 +32,8 @@ func main() {
 		err = runRelease(os.Args[2:])
 	case "progress":
 		err = runProgress(os.Args[2:])
+	case "import":
+		err = runImport(os.Args[2:])
 	case "find":
 		err = runFind(os.Args[2:])
 	case "codec-server":

@@ -25,6 +25,7 @@ import (
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/gitlab"
 	"github.com/opsflow/opsflow/internal/gitrepo"
+	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/metrics"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/temporalx"
@@ -148,8 +149,17 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 			ArtifactPath: cfg.Release.GitLabArtifact,
 		}
 	}
+	if err := s3store.EnsureBucket(ctx, s3c, cfg.Import.Bucket); err != nil {
+		return nil, err
+	}
+	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
+	if err != nil {
+		return nil, err
+	}
 	w := worker.New(c, cfg.Temporal.TaskQueue, workerOptions())
 	w.RegisterWorkflow(workflows.ReleaseDeploy)
+	w.RegisterWorkflow(workflows.PackageImport)
+	w.RegisterActivity(&activities.ImportActivities{S3: s3c, Bucket: cfg.Import.Bucket, DurableDir: cfg.Import.DurableDir, Hasher: hasher})
 	w.RegisterActivity(&activities.ReleaseActivities{Repo: repo, Branches: cfg.Release.Branches, Sites: cfg.Sites,
 		TaskQueue: cfg.Temporal.TaskQueue, Environment: cfg.Environment, StuckAfter: cfg.StuckAfter})
 	w.RegisterActivity(&activities.NotifyActivities{WebhookURL: cfg.NotifyWebhook, UIURL: cfg.Temporal.UIURL, Namespace: cfg.Temporal.Namespace})

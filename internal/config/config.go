@@ -38,12 +38,21 @@ type Config struct {
 	Codec       Codec
 	// MetricsAddr is where the worker serves Prometheus metrics; empty disables them.
 	MetricsAddr string
+	Import      Import
 	// NotifyWebhook receives a JSON notice when a run fails or is stuck.
 	NotifyWebhook string
 	// StuckAfter is how long a run may make no progress before operators are notified.
 	StuckAfter time.Duration
 
 	branches string // raw flag value, split by Finish
+}
+
+// Import configures the sample package import (filelock-exporter step).
+type Import struct {
+	// Bucket is the S3 import area packages arrive in, one prefix per package.
+	Bucket string
+	// DurableDir is the production area: packages land in samples/<name> with READY.
+	DurableDir string
 }
 
 // Codec configures payload encryption and the hashing of identifiers outside payloads.
@@ -159,6 +168,7 @@ func Default() Config {
 		Codec:       Codec{IdentifiersSensitive: true},
 		MetricsAddr: "127.0.0.1:9464",
 		StuckAfter:  30 * time.Minute,
+		Import:      Import{Bucket: "tsd-import"},
 	}
 }
 
@@ -202,7 +212,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.Release.RepoDir, "release-repo", "OPSFLOW_RELEASE_REPO", "local clone of the release repository")
 	str(&c.Release.Remote, "release-remote", "OPSFLOW_RELEASE_REMOTE", "git remote that receives release tags")
 	str(&c.Release.ArtifactSource, "artifact-source", "OPSFLOW_ARTIFACT_SOURCE", "local (git archive) or gitlab (CI job artifact)")
-	str(&c.Release.Package, "package", "OPSFLOW_PACKAGE", "name of the released package")
+	str(&c.Release.Package, "release-package", "OPSFLOW_PACKAGE", "name of the released package")
 	str(&c.Release.GitLabURL, "gitlab-url", "OPSFLOW_GITLAB_URL", "GitLab base URL, e.g. https://gitlab.example.org")
 	str(&c.Release.GitLabToken, "gitlab-token", "OPSFLOW_GITLAB_TOKEN", "GitLab token (read_api + play jobs)")
 	str(&c.Release.GitLabProject, "gitlab-project", "OPSFLOW_GITLAB_PROJECT", "GitLab project id or path")
@@ -214,6 +224,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.Codec.KeysFile, "codec-keys-file", "OPSFLOW_CODEC_KEYS_FILE", "file of id:base64 AES-256 keys, active key first")
 	str(&c.Codec.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "id:base64 AES-256 keys, comma-separated, active key first (prefer the file)")
 	str(&c.Codec.IdentifierKey, "identifier-key", "OPSFLOW_IDENTIFIER_KEY", "secret for hashing sensitive identifiers in ids, search attributes and logs")
+	str(&c.Import.Bucket, "import-bucket", "OPSFLOW_IMPORT_BUCKET", "S3 bucket packages arrive in (one prefix per package)")
+	str(&c.Import.DurableDir, "durable-dir", "OPSFLOW_DURABLE_DIR", "durable area where imported packages land (default $OPSFLOW_STACK_DIR/durable)")
 	str(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
 	if v, err := time.ParseDuration(os.Getenv("OPSFLOW_STUCK_AFTER")); err == nil {
 		c.StuckAfter = v
@@ -254,12 +266,15 @@ func (c *Config) Finish() error {
 }
 
 func (c *Config) loadSites() error {
+	stack := envOr("OPSFLOW_STACK_DIR", ".stack")
+	abs, err := filepath.Abs(stack)
+	if err != nil {
+		return fmt.Errorf("config: stack dir %q: %w", stack, err)
+	}
+	if c.Import.DurableDir == "" {
+		c.Import.DurableDir = filepath.Join(abs, "durable")
+	}
 	if c.SitesFile == "" {
-		stack := envOr("OPSFLOW_STACK_DIR", ".stack")
-		abs, err := filepath.Abs(stack)
-		if err != nil {
-			return fmt.Errorf("config: stack dir %q: %w", stack, err)
-		}
 		c.Sites = DemoSites(abs,
 			envOr("OPSFLOW_SUPERVISOR_URL", "http://127.0.0.1:9001/RPC2"),
 			envOr("OPSFLOW_SUPERVISOR_USER", "opsflow"),

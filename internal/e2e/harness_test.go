@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
@@ -49,18 +50,19 @@ func requireStack(t *testing.T) stack {
 // deployment is one isolated opsflow deployment: its own task queue, bucket, release
 // repository, site directories and supervisord, so tests never touch the demo's.
 type deployment struct {
-	t           *testing.T
-	stack       stack
-	dir         string
-	bin         string
-	repo        *releaserepo.Repo
-	sup         *supervisordtest.Instance
-	taskQueue   string
-	bucket      string
-	environment string
-	metricsAddr string
-	env         []string
-	client      client.Client
+	t            *testing.T
+	stack        stack
+	dir          string
+	bin          string
+	repo         *releaserepo.Repo
+	sup          *supervisordtest.Instance
+	taskQueue    string
+	bucket       string
+	importBucket string
+	environment  string
+	metricsAddr  string
+	env          []string
+	client       client.Client
 }
 
 var services = map[string][]string{
@@ -109,6 +111,7 @@ func newDeployment(t *testing.T) *deployment {
 
 	d.environment = "e2e-" + suffix
 	d.bucket = "opsflow-e2e-" + suffix
+	d.importBucket = "import-" + suffix
 	d.metricsAddr = freeAddr(t)
 	d.env = append(releaserepo.Env(dir),
 		"OPSFLOW_ENVIRONMENT="+d.environment,
@@ -119,6 +122,8 @@ func newDeployment(t *testing.T) *deployment {
 		"OPSFLOW_SITES_FILE="+sitesFile,
 		"OPSFLOW_RELEASE_REPO="+d.repo.Clone,
 		"OPSFLOW_ARTIFACT_BUCKET="+d.bucket,
+		"OPSFLOW_IMPORT_BUCKET=import-"+suffix,
+		"OPSFLOW_DURABLE_DIR="+filepath.Join(dir, "durable"),
 		"OPSFLOW_STABLE_FOR=2s",
 	)
 	// The test reads results like any opsflow client: through the payload codec.
@@ -230,3 +235,5 @@ func execOut(bin string, args ...string) (string, error) {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	return string(out), err
 }
+
+func headBucket(name string) *s3.HeadBucketInput { return &s3.HeadBucketInput{Bucket: &name} }

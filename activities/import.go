@@ -1,0 +1,243 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/opsflow/opsflow/internal/checksum"
+	"github.com/opsflow/opsflow/internal/ident"
+	"github.com/opsflow/opsflow/internal/s3store"
+)
+
+// ImportActivities move a sample package from the S3 import bucket into the durable area,
+// the filelock-exporter step: copy, check every FASTQ against the package's .sample file,
+// then publish with a READY marker written last, so the automation never picks up
+// unverified data.
+type ImportActivities struct {
+	S3         *s3.Client
+	Bucket     string
+	DurableDir string
+	Hasher     *ident.Hasher
+}
+
+// ReadyMarker is the file the automation system waits for.
+const ReadyMarker = "READY"
+
+// Error types of the import.
+const (
+	ErrInvalidPackage   = "InvalidPackage"
+	ErrPackageNotFound  = "PackageNotFound"
+	ErrDuplicateImport  = "DuplicateImport"
+	ErrMalformedPackage = "MalformedSampleFile"
+)
+
+// ImportInput names the package (sample) to import; the name is sensitive.
+type ImportInput struct {
+	Package string `json:"package"`
+	DryRun  bool   `json:"dryRun,omitempty"`
+}
+
+// FetchResult says where the package was staged and what it holds.
+type FetchResult struct {
+	// PackageID is the keyed hash of the name, safe for search attributes.
+	PackageID  string   `json:"packageId"`
+	StagingDir string   `json:"stagingDir"`
+	Files      []string `json:"files"`
+	Bytes      int64    `json:"bytes"`
+}
+
+// VerifyResult lists what was checked.
+type VerifyResult struct {
+	Reads int `json:"reads"`
+}
+
+// PublishResult is where the package now is.
+type PublishResult struct {
+	Dir string `json:"dir"`
+}
+
+func validPackageName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return permanent(ErrInvalidPackage, nil, "package name %q is not a plain directory name", name)
+	}
+	return nil
+}
+
+func (a *ImportActivities) stagingDir(id string) string {
+	return filepath.Join(a.DurableDir, ".staging", id)
+}
+
+// FetchPackage copies every object under <package>/ into a staging directory named by the
+// package's hash. A dry run only lists. Repeating it resumes: files already staged with the
+// object's size are kept.
+func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (FetchResult, error) {
+	if err := validPackageName(in.Package); err != nil {
+		return FetchResult{}, err
+	}
+	res := FetchResult{PackageID: a.Hasher.ID("package", in.Package)}
+	res.StagingDir = a.stagingDir(res.PackageID)
+	prefix := in.Package + "/"
+	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix)})
+	type object struct {
+		key  string
+		size int64
+	}
+	var objects []object
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return FetchResult{}, fmt.Errorf("list s3://%s/%s: %w", a.Bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			rel := strings.TrimPrefix(aws.ToString(o.Key), prefix)
+			if rel == "" || strings.HasSuffix(rel, "/") {
+				continue
+			}
+			if clean := path.Clean(rel); clean != rel || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+				return FetchResult{}, permanent(ErrInvalidPackage, nil, "object key %q escapes the package directory", aws.ToString(o.Key))
+			}
+			objects = append(objects, object{aws.ToString(o.Key), aws.ToInt64(o.Size)})
+		}
+	}
+	if len(objects) == 0 {
+		return FetchResult{}, permanent(ErrPackageNotFound, nil, "no objects under s3://%s/%s", a.Bucket, prefix)
+	}
+	for _, o := range objects {
+		rel := strings.TrimPrefix(o.key, prefix)
+		res.Files = append(res.Files, rel)
+		res.Bytes += o.size
+		if in.DryRun {
+			continue
+		}
+		dest := filepath.Join(res.StagingDir, filepath.FromSlash(rel))
+		if st, err := os.Stat(dest); err == nil && st.Size() == o.size {
+			continue // staged by an earlier attempt
+		}
+		if err := a.download(ctx, o.key, dest); err != nil {
+			return FetchResult{}, err
+		}
+		activity.RecordHeartbeat(ctx, len(res.Files))
+	}
+	return res, nil
+}
+
+func (a *ImportActivities) download(ctx context.Context, key, dest string) error {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	body, err := s3store.GetRange(ctx, a.S3, a.Bucket, key, 0)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	tmp := dest + ".part"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return fmt.Errorf("download s3://%s/%s: %w", a.Bucket, key, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+// sampleFile is the part of a package's <name>.sample JSON that lists its reads.
+type sampleFile struct {
+	Name  string `json:"name"`
+	Reads []struct {
+		Path string `json:"path"`
+		MD5  string `json:"md5"`
+		Size int64  `json:"size"`
+	} `json:"reads"`
+}
+
+// VerifyPackage checks every read listed in <package>.sample: present, size and MD5.
+func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, staged FetchResult) (VerifyResult, error) {
+	if err := validPackageName(in.Package); err != nil {
+		return VerifyResult{}, err
+	}
+	name := in.Package + ".sample"
+	data, err := os.ReadFile(filepath.Join(staged.StagingDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return VerifyResult{}, permanent(ErrMalformedPackage, nil, "package %s has no %s", in.Package, name)
+	} else if err != nil {
+		return VerifyResult{}, err
+	}
+	var sf sampleFile
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	if err := dec.Decode(&sf); err != nil {
+		return VerifyResult{}, permanent(ErrMalformedPackage, err, "%s is not valid JSON: %v", name, err)
+	}
+	if len(sf.Reads) == 0 {
+		return VerifyResult{}, permanent(ErrMalformedPackage, nil, "%s lists no reads", name)
+	}
+	for i, r := range sf.Reads {
+		clean := path.Clean(r.Path)
+		if r.Path == "" || clean != r.Path || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+			return VerifyResult{}, permanent(ErrMalformedPackage, nil, "%s: read %d has an unsafe path %q", name, i, r.Path)
+		}
+		want, err := checksum.NormalizeHex("md5", r.MD5)
+		if err != nil {
+			return VerifyResult{}, permanent(ErrMalformedPackage, err, "%s: read %s: %v", name, r.Path, err)
+		}
+		file := filepath.Join(staged.StagingDir, filepath.FromSlash(clean))
+		if err := checksum.VerifyMD5(file, want, r.Size); err != nil {
+			return VerifyResult{}, permanent(ErrChecksumMismatch, err, "package %s: %v", in.Package, err)
+		}
+		activity.RecordHeartbeat(ctx, i+1)
+	}
+	return VerifyResult{Reads: len(sf.Reads)}, nil
+}
+
+// PublishPackage moves the verified package into samples/<package> and writes READY last.
+// An existing destination is never overwritten.
+func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, staged FetchResult) (PublishResult, error) {
+	if err := validPackageName(in.Package); err != nil {
+		return PublishResult{}, err
+	}
+	dest := filepath.Join(a.DurableDir, "samples", in.Package)
+	_, stagedErr := os.Stat(staged.StagingDir)
+	_, destErr := os.Stat(dest)
+	switch {
+	case destErr == nil && stagedErr == nil:
+		// A fresh copy is staged but the package was imported before: drop the copy.
+		_ = os.RemoveAll(staged.StagingDir)
+		return PublishResult{}, permanent(ErrDuplicateImport, nil, "%s already exists: not overwriting an imported package", dest)
+	case destErr == nil:
+		// A retry after the move: the data there is the verified copy; make sure READY is written.
+	default:
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return PublishResult{}, err
+		}
+		if err := os.Rename(staged.StagingDir, dest); err != nil {
+			return PublishResult{}, fmt.Errorf("publish package: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dest, ReadyMarker), nil, 0o644); err != nil {
+		return PublishResult{}, err
+	}
+	return PublishResult{Dir: dest}, nil
+}
+
+// DiscardStaging removes a package's staging directory after a refused import.
+func (a *ImportActivities) DiscardStaging(ctx context.Context, staged FetchResult) error {
+	if staged.StagingDir == "" || filepath.Dir(staged.StagingDir) != filepath.Join(a.DurableDir, ".staging") {
+		return permanent(ErrInvalidPackage, nil, "refusing to remove %q: not a staging directory", staged.StagingDir)
+	}
+	return os.RemoveAll(staged.StagingDir)
+}

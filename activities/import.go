@@ -29,6 +29,8 @@ type ImportActivities struct {
 	Bucket     string
 	DurableDir string
 	Hasher     *ident.Hasher
+	// Environment names the deployment, recorded on every run.
+	Environment string
 }
 
 // ReadyMarker is the file the automation system waits for.
@@ -51,10 +53,11 @@ type ImportInput struct {
 // FetchResult says where the package was staged and what it holds.
 type FetchResult struct {
 	// PackageID is the keyed hash of the name, safe for search attributes.
-	PackageID  string   `json:"packageId"`
-	StagingDir string   `json:"stagingDir"`
-	Files      []string `json:"files"`
-	Bytes      int64    `json:"bytes"`
+	PackageID   string   `json:"packageId"`
+	Environment string   `json:"environment"`
+	StagingDir  string   `json:"stagingDir"`
+	Files       []string `json:"files"`
+	Bytes       int64    `json:"bytes"`
 }
 
 // VerifyResult lists what was checked.
@@ -85,7 +88,7 @@ func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (Fe
 	if err := validPackageName(in.Package); err != nil {
 		return FetchResult{}, err
 	}
-	res := FetchResult{PackageID: a.Hasher.ID("package", in.Package)}
+	res := FetchResult{PackageID: a.Hasher.ID("package", in.Package), Environment: a.Environment}
 	res.StagingDir = a.stagingDir(res.PackageID)
 	prefix := in.Package + "/"
 	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix)})

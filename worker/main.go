@@ -159,7 +159,8 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 	w := worker.New(c, cfg.Temporal.TaskQueue, workerOptions())
 	w.RegisterWorkflow(workflows.ReleaseDeploy)
 	w.RegisterWorkflow(workflows.PackageImport)
-	w.RegisterActivity(&activities.ImportActivities{S3: s3c, Bucket: cfg.Import.Bucket, DurableDir: cfg.Import.DurableDir, Hasher: hasher})
+	w.RegisterActivity(&activities.ImportActivities{S3: s3c, Bucket: cfg.Import.Bucket, DurableDir: cfg.Import.DurableDir, Hasher: hasher,
+		Environment: cfg.Environment})
 	w.RegisterActivity(&activities.ReleaseActivities{Repo: repo, Branches: cfg.Release.Branches, Sites: cfg.Sites,
 		TaskQueue: cfg.Temporal.TaskQueue, Environment: cfg.Environment, StuckAfter: cfg.StuckAfter})
 	w.RegisterActivity(&activities.NotifyActivities{WebhookURL: cfg.NotifyWebhook, UIURL: cfg.Temporal.UIURL, Namespace: cfg.Temporal.Namespace})

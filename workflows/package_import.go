@@ -78,7 +78,7 @@ func PackageImport(ctx workflow.Context, in PackageImportInput) (*PackageImportR
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fetchOptions), importActs.FetchPackage, act).Get(ctx, &staged); err != nil {
 		return fail("fetch", err)
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, PackageKey.ValueSet(staged.PackageID)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, PackageKey.ValueSet(staged.PackageID), EnvironmentKey.ValueSet(staged.Environment)); err != nil {
 		return nil, err
 	}
 	tr.p.Counts["files"], tr.p.Counts["bytes"] = int64(len(staged.Files)), staged.Bytes

@@ -60,6 +60,15 @@ func TestSamplePackageImportKeepsTheNameOutOfHistory(t *testing.T) {
 	}
 	assert.Contains(t, payloadData(t, described), id[len("import-"):], "OpsflowPackage holds the hash")
 
+	// Started from the plain CLI, the run still records its hash and environment itself.
+	cliName := fmt.Sprintf("Diag-wgs%d-NA19240-PLANTED", stamp)
+	plant(cliName, "@r1\nACGT\n+\nIIII\n", hex.EncodeToString(sum[:]))
+	cliID := "import-cli-" + d.taskQueue
+	d.temporalCLI("workflow", "start", "--type", "PackageImport", "--task-queue", d.taskQueue,
+		"--workflow-id", cliID, "--input", fmt.Sprintf(`{"package":%q}`, cliName))
+	require.NoError(t, d.client.GetWorkflow(waitCtx(t, time.Minute), cliID, "").Get(waitCtx(t, time.Minute), nil))
+	assertListed(t, d, fmt.Sprintf(`OpsflowProcedure = "PackageImport" AND OpsflowEnvironment = %q AND WorkflowId = %q`, d.environment, cliID), cliID)
+
 	out, err = d.starter("find", "--sample", good)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, id)

@@ -1,0 +1,80 @@
+package revalsim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/opsflow/opsflow/internal/amqpx"
+)
+
+// TCS answers each "syncStart" on reval.queue.connection.syncstart with Doctors
+// ConnectionInfoDto messages on reval.connection.syncdata, then {"syncEnd":true}.
+type TCS struct {
+	Conn    *amqpx.Conn
+	Doctors int
+	Seed    uint64
+	// Answered counts the syncStarts served, for tests.
+	Answered atomic.Int32
+}
+
+// Run serves until ctx ends.
+func (s *TCS) Run(ctx context.Context) error {
+	topo := amqpx.RevalTopology()
+	if err := s.Conn.Declare(topo); err != nil {
+		return err
+	}
+	cons, err := s.Conn.Consume("reval.queue.connection.syncstart", 1)
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
+	pub, err := s.Conn.NewPublisher()
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	for {
+		batch, err := cons.Batch(ctx, 1, time.Second)
+		if errors.Is(err, amqpx.ErrIdle) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		var start string
+		if err := json.Unmarshal(batch[0].Body, &start); err != nil || start != "syncStart" {
+			_ = batch[0].Reject(false) // TCS requires exactly "syncStart"
+			continue
+		}
+		if err := s.send(ctx, pub, topo.Exchange); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := cons.Ack(batch[0]); err != nil {
+			return err
+		}
+		s.Answered.Add(1)
+	}
+}
+
+func (s *TCS) send(ctx context.Context, pub *amqpx.Publisher, exchange string) error {
+	for i := 0; i < s.Doctors; i++ {
+		body, err := json.Marshal(Generate(s.Seed, i).Connection)
+		if err != nil {
+			return err
+		}
+		if err := pub.Publish(ctx, exchange, "reval.connection.syncdata", body); err != nil {
+			return fmt.Errorf("tcs simulator: doctor %d: %w", i, err)
+		}
+	}
+	return pub.Publish(ctx, exchange, "reval.connection.syncdata", []byte(`{"syncEnd":true}`))
+}

@@ -11,6 +11,7 @@ type MismatchError struct {
 	Path, Algorithm, Want, Got string
 }
 
+// Error shows both digests, so the manifest entry and the file can be compared at a glance.
 func (e *MismatchError) Error() string {
 	return fmt.Sprintf("%s mismatch for %s: want %s, got %s", e.Algorithm, e.Path, e.Want, e.Got)
 }
@@ -23,6 +24,7 @@ type SizeMismatchError struct {
 	Want, Got int64
 }
 
+// Error shows both sizes, which tells a truncated download from a wrong file.
 func (e *SizeMismatchError) Error() string {
 	return fmt.Sprintf("size mismatch for %s: want %d bytes, got %d", e.Path, e.Want, e.Got)
 }

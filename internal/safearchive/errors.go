@@ -9,6 +9,7 @@ type UnsafeEntryError struct {
 	Reason string
 }
 
+// Error names the entry first, as operators search logs for it.
 func (e *UnsafeEntryError) Error() string {
 	return fmt.Sprintf("unsafe archive entry %q: %s", e.Entry, e.Reason)
 }

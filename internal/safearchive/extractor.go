@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -27,10 +28,19 @@ type extractor struct {
 	stats   Stats
 	entries int
 	created map[string]kind // cleaned path → kind, including implied parent directories
+	// dirModes holds the permission bits of directories the archive lists explicitly.
+	// They are applied only once everything is written, since a mode such as 0o500 would
+	// otherwise stop the extraction from filling the directory.
+	dirModes map[string]fs.FileMode
 }
 
 func newExtractor(root *os.Root, opts Options) *extractor {
-	return &extractor{root: root, opts: opts, created: map[string]kind{".": kindDir}}
+	return &extractor{
+		root:     root,
+		opts:     opts,
+		created:  map[string]kind{".": kindDir},
+		dirModes: map[string]fs.FileMode{},
+	}
 }
 
 // add checks one entry and, if it is acceptable, writes it; body supplies file content.
@@ -49,10 +59,7 @@ func (x *extractor) add(hdr *tar.Header, body io.Reader) error {
 		return unsafeEntry(hdr.Name, fmt.Sprintf("archive has more than %d entries (Options.MaxFiles)", x.opts.MaxFiles))
 	}
 	name := path.Clean(hdr.Name)
-	if name == "." {
-		if hdr.Typeflag == tar.TypeDir {
-			return nil // "./", the root itself
-		}
+	if name == "." && hdr.Typeflag != tar.TypeDir {
 		return unsafeEntry(hdr.Name, "entry names the target directory itself")
 	}
 	if err := x.makeParents(hdr.Name, name); err != nil {
@@ -60,13 +67,19 @@ func (x *extractor) add(hdr *tar.Header, body io.Reader) error {
 	}
 	if k, ok := x.created[name]; ok {
 		if k == kindDir && hdr.Typeflag == tar.TypeDir {
-			return nil // already created as the parent of an earlier entry
+			// "./" or a directory already implied by an earlier entry.
+			x.dirModes[name] = permBits(hdr.Mode)
+			return nil
 		}
 		return unsafeEntry(hdr.Name, "duplicate entry; it would overwrite an earlier one")
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return x.mkdir(hdr.Name, name)
+		if err := x.mkdir(hdr.Name, name); err != nil {
+			return err
+		}
+		x.dirModes[name] = permBits(hdr.Mode)
+		return nil
 	case tar.TypeReg:
 		return x.writeFile(hdr, name, body)
 	case tar.TypeSymlink:
@@ -142,7 +155,7 @@ func (x *extractor) writeFile(hdr *tar.Header, name string, body io.Reader) erro
 	}
 	n, err := io.Copy(f, body)
 	if err == nil {
-		err = f.Chmod(fs.FileMode(hdr.Mode) & fs.ModePerm)
+		err = f.Chmod(permBits(hdr.Mode))
 	}
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
@@ -183,6 +196,37 @@ func (x *extractor) hardlink(hdr *tar.Header, name string) error {
 	x.created[name] = kindFile
 	x.stats.Files++
 	return nil
+}
+
+// applyDirModes gives the directories the archive listed their own permission bits,
+// deepest first, so that a directory without search permission for its owner does not
+// stop the ones beneath it from being changed. Implied directories keep dirPerm.
+func (x *extractor) applyDirModes() error {
+	names := make([]string, 0, len(x.dirModes))
+	for name := range x.dirModes {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int { return depth(b) - depth(a) })
+	for _, name := range names {
+		if err := x.root.Chmod(name, x.dirModes[name]); err != nil {
+			return fmt.Errorf("setting the mode of directory %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// depth orders paths for applyDirModes; the root "." comes last.
+func depth(name string) int {
+	if name == "." {
+		return -1
+	}
+	return strings.Count(name, "/")
+}
+
+// permBits keeps the rwx bits of a tar mode; setuid, setgid and sticky are dropped so a
+// release cannot plant privileged binaries.
+func permBits(mode int64) fs.FileMode {
+	return fs.FileMode(mode) & fs.ModePerm
 }
 
 // entryFailed reports an acceptable entry that could not be written, e.g. a full disk or

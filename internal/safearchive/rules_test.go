@@ -189,17 +189,36 @@ func TestExtractTarGzFileModes(t *testing.T) {
 		reg("setuid", "x", 0o4755),
 		reg("private", "x", 0o600),
 		reg("sticky-group", "x", 0o3777),
+		member{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "conf/", Mode: 0o2750}},
 		member{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "locked/", Mode: 0o500}},
 		reg("locked/inside", "x", 0o644),
+		reg("locked/deeper/file", "x", 0o644),
+		reg("later/file", "x", 0o644),
+		member{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "later/", Mode: 0o700}},
 	)
-	_, dest, _, err := extract(t, archive, safearchive.Options{})
+	_, dest, stats, err := extract(t, archive, safearchive.Options{})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(dest, "locked"), 0o755) }) // let TempDir remove it
 
 	assertMode(t, filepath.Join(dest, "setuid"), 0o755)
 	assertMode(t, filepath.Join(dest, "private"), 0o600)
 	assertMode(t, filepath.Join(dest, "sticky-group"), 0o777)
-	assertMode(t, filepath.Join(dest, "locked"), fs.ModeDir|0o755)
+	assertMode(t, dest, fs.ModeDir|0o755)
+	assertMode(t, filepath.Join(dest, "conf"), fs.ModeDir|0o750)
+	assertMode(t, filepath.Join(dest, "locked"), fs.ModeDir|0o500)
 	assertMode(t, filepath.Join(dest, "locked", "inside"), 0o644)
+	assertMode(t, filepath.Join(dest, "locked", "deeper"), fs.ModeDir|0o755)
+	assertMode(t, filepath.Join(dest, "locked", "deeper", "file"), 0o644)
+	assertMode(t, filepath.Join(dest, "later"), fs.ModeDir|0o700)
+	assert.Equal(t, safearchive.Stats{Files: 6, Dirs: 4, Bytes: 6}, stats)
+}
+
+func TestExtractTarGzRootEntryMode(t *testing.T) {
+	archive := tarGz(t, member{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "./", Mode: 0o750}}, reg("./VERSION", "v1\n", 0o644))
+	_, dest, _, err := extract(t, archive, safearchive.Options{})
+	require.NoError(t, err)
+	assertMode(t, dest, fs.ModeDir|0o750)
+	assertMode(t, filepath.Join(dest, "VERSION"), 0o644)
 }
 
 func TestExtractTarGzLimits(t *testing.T) {

@@ -22,8 +22,8 @@ const (
 	// pad with zeros to a 10 KiB record; reading that padding lets gzip verify its checksum.
 	maxTrailingBytes = 1 << 20
 
-	// dirPerm is used for every directory so that modes from the archive cannot lock the
-	// extraction (or its cleanup) out of its own tree.
+	// dirPerm is the mode of directories the archive implies without listing them, and of
+	// every directory while extraction is under way.
 	dirPerm fs.FileMode = 0o755
 )
 
@@ -62,8 +62,9 @@ type Stats struct {
 // once every entry was accepted and written; on any error it is removed. Entries are
 // refused with an *UnsafeEntryError when they are absolute, contain "..", are symlinks
 // or hard links leading outside dest, pass through a symlink, duplicate an earlier
-// entry, are devices, FIFOs or other special files, or exceed opts. Regular files keep
-// their permission bits without setuid, setgid and sticky; directories get 0755.
+// entry, are devices, FIFOs or other special files, or exceed opts. Files and listed
+// directories keep their permission bits without setuid, setgid and sticky; dest and
+// directories the archive only implies get 0755.
 func ExtractTarGz(r io.Reader, dest string, opts Options) (Stats, error) {
 	stats, err := extract(r, dest, opts)
 	if err != nil {
@@ -109,7 +110,7 @@ func extract(r io.Reader, dest string, opts Options) (Stats, error) {
 		err = os.Rename(tmp, dest)
 	}
 	if err != nil {
-		if rmErr := os.RemoveAll(tmp); rmErr != nil {
+		if rmErr := removeTree(tmp); rmErr != nil {
 			err = errors.Join(err, fmt.Errorf("removing temporary directory: %w", rmErr))
 		}
 		return Stats{}, err
@@ -172,6 +173,9 @@ func extractInto(r io.Reader, dir string, opts Options) (Stats, error) {
 	if err := root.Chmod(".", dirPerm); err != nil {
 		return Stats{}, err
 	}
+	if err := x.applyDirModes(); err != nil {
+		return Stats{}, err
+	}
 	return x.stats, nil
 }
 
@@ -186,4 +190,24 @@ func drainGzip(gz io.Reader) error {
 		return fmt.Errorf("more than %d bytes of data after the end of the tar archive", maxTrailingBytes)
 	}
 	return nil
+}
+
+// removeTree removes the temporary directory of a failed extraction. Directories listed
+// with modes such as 0o500 have already been applied if only the final rename failed,
+// and they stop a non-root owner from deleting their contents; so on failure every
+// directory is made owner-writable and removal is tried once more.
+func removeTree(dir string) error {
+	if os.RemoveAll(dir) == nil {
+		return nil
+	}
+	if root, err := os.OpenRoot(dir); err == nil {
+		_ = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = root.Chmod(p, 0o700) // best effort; RemoveAll reports what is left
+			}
+			return nil
+		})
+		root.Close()
+	}
+	return os.RemoveAll(dir)
 }

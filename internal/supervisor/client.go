@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kolo/xmlrpc"
@@ -39,7 +41,7 @@ type Client struct {
 func New(endpoint, username, password string, timeout time.Duration) (*Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("supervisor: endpoint %q is not an http(s) URL", redact(endpoint, u))
+		return nil, fmt.Errorf("supervisor: endpoint %s is not an http(s) URL", redact(endpoint, u))
 	}
 	if u.User != nil {
 		if username == "" {
@@ -62,12 +64,16 @@ func New(endpoint, username, password string, timeout time.Duration) (*Client, e
 	}, nil
 }
 
-// redact hides the password of a URL that failed validation but still parsed.
+// redact quotes an endpoint that failed validation without its password. One that did
+// not even parse is not shown if it may hold credentials: nothing can be cut out safely.
 func redact(raw string, u *url.URL) string {
-	if u == nil || u.User == nil {
-		return raw
+	switch {
+	case u != nil:
+		return strconv.Quote(u.Redacted())
+	case strings.Contains(raw, "@"):
+		return "(not shown: it may hold credentials)"
 	}
-	return u.Redacted()
+	return strconv.Quote(raw)
 }
 
 // Close releases the client's idle connections.
@@ -117,7 +123,7 @@ func (c *Client) call(ctx context.Context, process, method string, reply any, ar
 	if err := r.Err(); err != nil {
 		var f xmlrpc.FaultError
 		if errors.As(err, &f) {
-			return &FaultError{Code: f.Code, String: f.String, Process: process, Method: method}
+			return &FaultError{Code: f.Code, String: f.String, Process: process, Method: method, Endpoint: c.endpoint}
 		}
 		return fmt.Errorf("supervisord at %s: %s: bad reply: %w", c.endpoint, what, err)
 	}

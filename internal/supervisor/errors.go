@@ -8,17 +8,19 @@ import (
 // FaultError is supervisord refusing a call. Callers branch on Code through IsBadName and
 // IsSpawnFailure rather than on the text.
 type FaultError struct {
-	Code    int    // supervisor.xmlrpc.Faults value
-	String  string // supervisord's text, e.g. "BAD_NAME: web"
-	Process string // the process the call was about, if any
-	Method  string // e.g. supervisor.startProcess
+	Code     int    // supervisor.xmlrpc.Faults value
+	String   string // supervisord's text, e.g. "BAD_NAME: web"
+	Process  string // the process the call was about, if any
+	Method   string // e.g. supervisor.startProcess
+	Endpoint string // the supervisord that refused, without credentials: which host
 }
 
 func (e *FaultError) Error() string {
+	what := e.Method
 	if e.Process != "" {
-		return fmt.Sprintf("supervisord %s(%s): fault %d %s", e.Method, e.Process, e.Code, e.String)
+		what = fmt.Sprintf("%s(%s)", e.Method, e.Process)
 	}
-	return fmt.Sprintf("supervisord %s: fault %d %s", e.Method, e.Code, e.String)
+	return fmt.Sprintf("supervisord at %s: %s: fault %d %s", e.Endpoint, what, e.Code, e.String)
 }
 
 // Fault codes, from supervisor/xmlrpc.py (class Faults).
@@ -31,6 +33,10 @@ const (
 	faultAlreadyStarted      = 60
 	faultNotRunning          = 70
 )
+
+// errJoinedStartFailed marks a Start that found another start of the process under way
+// and saw that one fail: the same verdict as supervisord's SPAWN_ERROR, without a fault.
+var errJoinedStartFailed = errors.New("the start already under way failed")
 
 func faultCode(err error) int {
 	var f *FaultError
@@ -53,5 +59,5 @@ func IsSpawnFailure(err error) bool {
 	case faultNoFile, faultNotExecutable, faultAbnormalTermination, faultSpawnError:
 		return true
 	}
-	return false
+	return errors.Is(err, errJoinedStartFailed)
 }

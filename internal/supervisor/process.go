@@ -22,18 +22,23 @@ type ProcessInfo struct {
 }
 
 // summary is a one-line account of the process for error messages. The exit status is
-// shown only for EXITED: supervisord leaves it stale (often 0) when a start fails.
+// shown only for EXITED: supervisord leaves it stale (often 0) when a start fails, and
+// for EXITED its spawnerr only repeats it ("Bad exit code 4").
 func (p ProcessInfo) summary() string {
 	var details []string
+	desc := strings.TrimSpace(p.Description)
 	if p.StateName == "EXITED" {
 		details = append(details, fmt.Sprintf("exit status %d", p.ExitStatus))
-	}
-	desc := strings.TrimSpace(p.Description)
-	if desc != "" {
-		details = append(details, desc)
-	}
-	if p.SpawnErr != "" && p.SpawnErr != desc {
-		details = append(details, "spawn error: "+p.SpawnErr)
+		if desc != "" {
+			details = append(details, "exited "+desc)
+		}
+	} else {
+		if desc != "" {
+			details = append(details, desc)
+		}
+		if p.SpawnErr != "" && p.SpawnErr != desc {
+			details = append(details, "spawn error: "+p.SpawnErr)
+		}
 	}
 	if len(details) == 0 {
 		return fmt.Sprintf("%s is %s", p.Name, p.StateName)
@@ -64,33 +69,4 @@ func (c *Client) AllProcessInfo(ctx context.Context) ([]ProcessInfo, error) {
 	var infos []ProcessInfo
 	err := c.call(ctx, "", "supervisor.getAllProcessInfo", &infos)
 	return infos, err
-}
-
-// Stop stops the process and waits until it is down. A process that is not running is
-// already where the caller wants it, so NOT_RUNNING is success: retried runbook steps
-// stay idempotent.
-func (c *Client) Stop(ctx context.Context, name string) error {
-	var ok bool
-	err := c.call(ctx, name, "supervisor.stopProcess", &ok, name, true)
-	if faultCode(err) == faultNotRunning {
-		return nil
-	}
-	return err
-}
-
-// Start starts the process and waits until supervisord considers it up (it stayed alive
-// for startsecs). ALREADY_STARTED is success, for idempotent retries. A spawn failure
-// keeps its *FaultError and gains the process's state, exit status and spawn error.
-func (c *Client) Start(ctx context.Context, name string) error {
-	var ok bool
-	err := c.call(ctx, name, "supervisor.startProcess", &ok, name, true)
-	switch {
-	case err == nil, faultCode(err) == faultAlreadyStarted:
-		return nil
-	case IsSpawnFailure(err):
-		if info, infoErr := c.ProcessInfo(ctx, name); infoErr == nil {
-			return fmt.Errorf("%w: %s", err, info.summary())
-		}
-	}
-	return err
 }

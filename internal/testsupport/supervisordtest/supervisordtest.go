@@ -4,6 +4,7 @@ package supervisordtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -45,12 +46,9 @@ type Instance struct {
 // binary is $OPSFLOW_SUPERVISORD, else supervisord on PATH.
 func Start(t testing.TB, programs ...Program) *Instance {
 	t.Helper()
-	bin := os.Getenv("OPSFLOW_SUPERVISORD")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("supervisord"); err != nil {
-			t.Fatalf("supervisord not found: install the Debian package supervisor (scripts/stack up does it)")
-		}
+	bin, err := binary()
+	if err != nil {
+		t.Fatalf("%v: install the Debian package supervisor (scripts/stack up does it)", err)
 	}
 	dir := t.TempDir()
 	var failure string
@@ -75,6 +73,21 @@ func Start(t testing.TB, programs ...Program) *Instance {
 	}
 	t.Fatalf("%s", failure)
 	return nil
+}
+
+// binary finds supervisord: $OPSFLOW_SUPERVISORD if set, else supervisord on PATH.
+func binary() (string, error) {
+	if bin := os.Getenv("OPSFLOW_SUPERVISORD"); bin != "" {
+		if _, err := exec.LookPath(bin); err != nil {
+			return "", fmt.Errorf("supervisord not found: OPSFLOW_SUPERVISORD=%s: %w", bin, err)
+		}
+		return bin, nil
+	}
+	bin, err := exec.LookPath("supervisord")
+	if err != nil {
+		return "", errors.New("supervisord not found on PATH")
+	}
+	return bin, nil
 }
 
 // launch starts supervisord and waits for it. It returns "" once it serves, or why it

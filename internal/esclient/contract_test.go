@@ -1,0 +1,442 @@
+package esclient
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opsflow/opsflow/internal/esclient/estest"
+)
+
+// The contract suite: every call opsflow makes to Elasticsearch, checked
+// against a real Elasticsearch 7 when OPSFLOW_ES_URL is set, otherwise
+// against the in-process estest server. Tests use unique index and alias
+// names and delete what they create, so they are safe on a shared cluster.
+
+var logTarget sync.Once
+
+type env struct {
+	t   *testing.T
+	c   *Client
+	ctx context.Context
+	p   string // unique name prefix
+}
+
+func target(t *testing.T) *env {
+	t.Helper()
+	url := os.Getenv("OPSFLOW_ES_URL")
+	kind := "real Elasticsearch at " + url
+	if url == "" {
+		url = estest.Start(t)
+		kind = "in-process estest server (set OPSFLOW_ES_URL to use a real Elasticsearch 7)"
+	}
+	logTarget.Do(func() { t.Logf("esclient contract suite target: %s", kind) })
+	c, err := New(url)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return &env{t: t, c: c, ctx: ctx, p: "opsflow-test-" + hex.EncodeToString(b) + "-"}
+}
+
+// index creates a uniquely named index (deleted at cleanup).
+func (e *env) index(suffix string, body map[string]any) string {
+	e.t.Helper()
+	name := e.p + suffix
+	require.NoError(e.t, e.c.CreateIndex(e.ctx, name, body))
+	e.t.Cleanup(func() {
+		if err := e.c.DeleteIndex(context.Background(), name); err != nil && !IsNotFound(err) {
+			e.t.Errorf("cleanup: %v", err)
+		}
+	})
+	return name
+}
+
+// aliases returns RevalidationAliases(index) with unique alias names.
+func (e *env) aliases(index string) []AliasAction {
+	acts := RevalidationAliases(index)
+	for i := range acts {
+		acts[i].Alias = e.p + acts[i].Alias
+	}
+	return acts
+}
+
+func removeAll(acts []AliasAction, index string) []AliasAction {
+	out := make([]AliasAction, len(acts))
+	for i, a := range acts {
+		out[i] = AliasAction{Index: index, Alias: a.Alias}
+	}
+	return out
+}
+
+func (e *env) count(name string) int64 {
+	e.t.Helper()
+	n, err := e.c.Count(e.ctx, name)
+	require.NoError(e.t, err)
+	return n
+}
+
+func (e *env) bulk(index string, docs ...Doc) {
+	e.t.Helper()
+	res, err := e.c.BulkIndex(e.ctx, index, docs, WithRefresh())
+	require.NoError(e.t, err)
+	require.Empty(e.t, res.Failed)
+	require.Equal(e.t, len(docs), res.Indexed)
+}
+
+type view map[string]any
+
+func doctor(id string, existsInGmc any, db, tcsDB string) Doc {
+	v := view{"id": id, "gmcReferenceNumber": "gmc" + id, "doctorFirstName": "First", "tcsPersonId": 1000,
+		"submissionDate": "2025-11-10", "lastConnectionDateTime": "2025-11-10T09:30:00.000",
+		"tisStatus": "NOT_STARTED", "underNotice": "NO"}
+	if existsInGmc != nil {
+		v["existsInGmc"] = existsInGmc
+	}
+	if db != "" {
+		v["designatedBody"] = db
+	}
+	if tcsDB != "" {
+		v["tcsDesignatedBody"] = tcsDB
+	}
+	return Doc{ID: id, Source: v}
+}
+
+func TestNewAndPing(t *testing.T) {
+	e := target(t)
+	v, err := e.c.Ping(e.ctx)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(v, "7."), "version %s", v)
+
+	_, err = New("127.0.0.1:9200")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "127.0.0.1:9200")
+
+	bad, err := New("http://127.0.0.1:1")
+	require.NoError(t, err, "New must not contact the server")
+	_, err = bad.Ping(e.ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "http://127.0.0.1:1")
+}
+
+func TestCreateIndexWithMappingThenExists(t *testing.T) {
+	e := target(t)
+	name := e.index("create", MasterDoctorMapping())
+	ok, err := e.c.IndexExists(e.ctx, name)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = e.c.IndexExists(e.ctx, e.p+"nope")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func TestCreateTwiceIsAlreadyExists(t *testing.T) {
+	e := target(t)
+	name := e.index("twice", MasterDoctorMapping())
+	err := e.c.CreateIndex(e.ctx, name, MasterDoctorMapping())
+	require.Error(t, err)
+	assert.True(t, IsAlreadyExists(err), "%v", err)
+	assert.False(t, IsNotFound(err))
+}
+
+func TestBulkIndexReportsItemFailures(t *testing.T) {
+	e := target(t)
+	name := e.index("bulkfail", MasterDoctorMapping())
+	docs := []Doc{doctor("d1", true, "1-A", "1-A"), doctor("d2", false, "1-A", "1-B"), doctor("d3", true, "", "1-C"),
+		doctor("d4", "notabool", "1-A", "1-A")}
+	res, err := e.c.BulkIndex(e.ctx, name, docs)
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Indexed)
+	require.Len(t, res.Failed, 1)
+	f := res.Failed[0]
+	assert.Equal(t, "d4", f.ID)
+	assert.Equal(t, "mapper_parsing_exception", f.Type)
+	assert.Equal(t, 400, f.Status)
+	assert.Contains(t, f.Reason, "existsInGmc")
+	require.NoError(t, e.c.Refresh(e.ctx, name))
+	assert.Equal(t, int64(3), e.count(name))
+}
+
+func TestBulkIndexTypeChecks(t *testing.T) {
+	e := target(t)
+	name := e.index("types", MasterDoctorMapping())
+	bad := func(id, field string, v any) Doc {
+		d := doctor(id, true, "1-A", "1-A")
+		d.Source.(view)[field] = v
+		return d
+	}
+	docs := []Doc{
+		bad("long-ok-string", "tcsPersonId", "42"), // numeric strings are coerced
+		bad("bool-ok-string", "existsInGmc", "false"),
+		bad("long-bad", "tcsPersonId", "abc"),
+		bad("date-bad", "submissionDate", "10/11/2025"),
+		bad("datetime-bad", "lastConnectionDateTime", "2025-11-10 09:30:00"),
+	}
+	res, err := e.c.BulkIndex(e.ctx, name, docs, WithRefresh())
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Indexed)
+	var failed []string
+	for _, f := range res.Failed {
+		failed = append(failed, f.ID)
+		assert.Equal(t, "mapper_parsing_exception", f.Type, f.ID)
+	}
+	sort.Strings(failed)
+	assert.Equal(t, []string{"date-bad", "datetime-bad", "long-bad"}, failed)
+}
+
+func TestBulkIndexRedeliveryDoesNotDuplicate(t *testing.T) {
+	e := target(t)
+	name := e.index("redeliver", MasterDoctorMapping())
+	docs := []Doc{doctor("d1", true, "1-A", "1-A"), doctor("d2", true, "1-A", "1-B"), doctor("d3", false, "1-A", "1-A")}
+	e.bulk(name, docs...)
+	assert.Equal(t, int64(3), e.count(name))
+	e.bulk(name, docs...)
+	e.bulk(name, docs[1])
+	assert.Equal(t, int64(3), e.count(name))
+	ids, total, err := e.c.SearchIDs(e.ctx, name, 10)
+	require.NoError(t, err)
+	sort.Strings(ids)
+	assert.Equal(t, []string{"d1", "d2", "d3"}, ids)
+	assert.Equal(t, int64(3), total)
+
+	ids, total, err = e.c.SearchIDs(e.ctx, name, 2)
+	require.NoError(t, err)
+	assert.Len(t, ids, 2)
+	assert.Equal(t, int64(3), total)
+
+	res, err := e.c.BulkIndex(e.ctx, name, nil)
+	require.NoError(t, err)
+	assert.Equal(t, BulkResult{}, res)
+}
+
+func TestWritesVisibleOnlyAfterRefresh(t *testing.T) {
+	e := target(t)
+	// refresh_interval -1 makes real Elasticsearch deterministic here.
+	body := MasterDoctorMapping()
+	body["settings"] = map[string]any{"index": map[string]any{"refresh_interval": "-1", "number_of_replicas": 0}}
+	name := e.index("refresh", body)
+	res, err := e.c.BulkIndex(e.ctx, name, []Doc{doctor("d1", true, "1-A", "1-A"), doctor("d2", true, "1-A", "1-A")})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Indexed)
+	assert.Equal(t, int64(0), e.count(name), "not visible before refresh")
+	require.NoError(t, e.c.Refresh(e.ctx, name))
+	assert.Equal(t, int64(2), e.count(name))
+
+	res, err = e.c.BulkIndex(e.ctx, name, []Doc{doctor("d3", true, "1-A", "1-A")}, WithRefresh())
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Indexed)
+	assert.Equal(t, int64(3), e.count(name), "?refresh=true makes the write visible")
+}
+
+func TestBulkUpsertPartialUpdateKeepsOtherFields(t *testing.T) {
+	e := target(t)
+	name := e.index("upsert", MasterDoctorMapping())
+	acts := e.aliases(name)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
+	cc, disc := acts[1].Alias, acts[2].Alias
+	e.bulk(name, doctor("a", false, "1-A", "1-B"), doctor("b", true, "1-A", "1-A"))
+	assert.Equal(t, int64(1), e.count(cc))
+	assert.Equal(t, int64(1), e.count(disc))
+
+	res, err := e.c.BulkUpsert(e.ctx, name, []Doc{
+		{ID: "a", Source: map[string]any{"existsInGmc": true}},
+		{ID: "n", Source: map[string]any{"gmcReferenceNumber": "gmcn", "existsInGmc": true}},
+		{ID: "b", Source: map[string]any{"existsInGmc": true}}, // unchanged: noop still succeeds
+	}, WithRefresh())
+	require.NoError(t, err)
+	assert.Empty(t, res.Failed)
+	assert.Equal(t, 3, res.Indexed)
+	assert.Equal(t, int64(3), e.count(name), "upsert created n")
+	assert.Equal(t, int64(3), e.count(cc), "a now existsInGmc")
+	assert.Equal(t, int64(1), e.count(disc), "a kept designatedBody/tcsDesignatedBody")
+
+	res, err = e.c.BulkUpsert(e.ctx, name, []Doc{{ID: "b", Source: map[string]any{"existsInGmc": "maybe"}}})
+	require.NoError(t, err)
+	require.Len(t, res.Failed, 1)
+	assert.Equal(t, "mapper_parsing_exception", res.Failed[0].Type)
+
+	_, err = e.c.BulkUpsert(e.ctx, name, []Doc{{Source: map[string]any{}}})
+	assert.Error(t, err, "upsert needs an id")
+}
+
+func TestFilteredAliasesCount(t *testing.T) {
+	e := target(t)
+	name := e.index("filters", MasterDoctorMapping())
+	acts := e.aliases(name)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
+	e.bulk(name,
+		doctor("d1", true, "1-A", "1-A"),   // connected, no discrepancy
+		doctor("d2", true, "1-A", "1-B"),   // connected, discrepancy
+		doctor("d3", false, "", "1-C"),     // not in GMC, TIS-only designated body: discrepancy
+		doctor("d4", false, "", ""),        // neither: equal (both empty)
+		doctor("d5", nil, "1-a", "1-A"),    // keyword compare is case sensitive: discrepancy
+		doctor("d6", "true", "1-A", "1-A"), // "true" string is a boolean true
+	)
+	assert.Equal(t, int64(6), e.count(acts[0].Alias), "masterdoctorindex alias is unfiltered")
+	assert.Equal(t, int64(3), e.count(acts[1].Alias), "current_connections: existsInGmc true")
+	assert.Equal(t, int64(3), e.count(acts[2].Alias), "discrepancies: tcsDesignatedBody != designatedBody")
+	assert.Equal(t, int64(6), e.count(acts[3].Alias), "recommendations alias is unfiltered")
+	ids, total, err := e.c.SearchIDs(e.ctx, acts[2].Alias, 10)
+	require.NoError(t, err)
+	sort.Strings(ids)
+	assert.Equal(t, []string{"d2", "d3", "d5"}, ids)
+	assert.Equal(t, int64(3), total)
+}
+
+func TestSwitchAliasesMovesAllInOneCall(t *testing.T) {
+	e := target(t)
+	a := e.index("mdi-a", MasterDoctorMapping())
+	b := e.index("mdi-b", MasterDoctorMapping())
+	e.bulk(a, doctor("a1", true, "1-A", "1-A"), doctor("a2", true, "1-A", "1-B"))
+	e.bulk(b, doctor("b1", true, "1-A", "1-A"), doctor("b2", false, "1-A", "1-B"), doctor("b3", true, "1-A", "1-C"))
+	onA := e.aliases(a)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, onA))
+	for _, act := range onA {
+		got, err := e.c.AliasIndices(e.ctx, act.Alias)
+		require.NoError(t, err)
+		assert.Equal(t, []string{a}, got, act.Alias)
+	}
+	assert.Equal(t, int64(2), e.count(onA[1].Alias))
+
+	switchActs := append(removeAll(onA, a), e.aliases(b)...)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, switchActs))
+	for _, act := range onA {
+		got, err := e.c.AliasIndices(e.ctx, act.Alias)
+		require.NoError(t, err)
+		assert.Equal(t, []string{b}, got, act.Alias)
+	}
+	assert.Equal(t, int64(3), e.count(onA[0].Alias))
+	assert.Equal(t, int64(2), e.count(onA[1].Alias), "current_connections follows B with its filter")
+	assert.Equal(t, int64(2), e.count(onA[2].Alias), "discrepancies follows B with its filter")
+	assert.Equal(t, int64(3), e.count(onA[3].Alias))
+}
+
+func TestSwitchAliasesIsAtomic(t *testing.T) {
+	e := target(t)
+	a := e.index("atomic-a", MasterDoctorMapping())
+	b := e.index("atomic-b", MasterDoctorMapping())
+	onA := e.aliases(a)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, onA))
+
+	acts := append(removeAll(onA, a), e.aliases(b)...)
+	acts = append(acts, AliasAction{Add: true, Index: e.p + "missing", Alias: e.p + "extra"})
+	err := e.c.SwitchAliases(e.ctx, acts)
+	require.Error(t, err)
+	assert.True(t, IsNotFound(err), "%v", err)
+	for _, act := range onA {
+		got, err := e.c.AliasIndices(e.ctx, act.Alias)
+		require.NoError(t, err)
+		assert.Equal(t, []string{a}, got, "%s must be unchanged", act.Alias)
+	}
+
+	// Removing an alias that is not there fails the whole request too.
+	err = e.c.SwitchAliases(e.ctx, []AliasAction{
+		{Index: a, Alias: onA[0].Alias}, {Index: b, Alias: e.p + "never-added"}, {Add: true, Index: b, Alias: onA[0].Alias},
+	})
+	require.Error(t, err)
+	got, err := e.c.AliasIndices(e.ctx, onA[0].Alias)
+	require.NoError(t, err)
+	assert.Equal(t, []string{a}, got)
+}
+
+func TestSwitchAliasesReplacesLegacyConcreteIndex(t *testing.T) {
+	e := target(t)
+	legacy := e.index("masterdoctorindex", MasterDoctorMapping())
+	build := e.index("masterdoctorindex-20260101000000", MasterDoctorMapping())
+	e.bulk(legacy, doctor("old", true, "1-A", "1-A"))
+	e.bulk(build, doctor("n1", true, "1-A", "1-A"), doctor("n2", true, "1-A", "1-A"))
+
+	err := e.c.SwitchAliases(e.ctx, []AliasAction{{Add: true, Index: build, Alias: legacy}})
+	require.Error(t, err, "an alias cannot shadow an existing index")
+	assert.Equal(t, "invalid_alias_name_exception", ErrorType(err))
+
+	require.NoError(t, e.c.SwitchAliases(e.ctx, []AliasAction{
+		{Add: true, Index: build, Alias: legacy}, {RemoveIndex: true, Index: legacy},
+	}))
+	got, err := e.c.AliasIndices(e.ctx, legacy)
+	require.NoError(t, err)
+	assert.Equal(t, []string{build}, got)
+	assert.Equal(t, int64(2), e.count(legacy))
+	err = e.c.DeleteIndex(e.ctx, legacy)
+	require.Error(t, err, "the name is an alias now, not an index")
+}
+
+func TestAliasIndicesMissingAlias(t *testing.T) {
+	e := target(t)
+	got, err := e.c.AliasIndices(e.ctx, e.p+"no-such-alias")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	assert.NotNil(t, got)
+}
+
+func TestDeleteIndexTwiceIsNotFound(t *testing.T) {
+	e := target(t)
+	name := e.index("delete", nil)
+	require.NoError(t, e.c.DeleteIndex(e.ctx, name))
+	ok, err := e.c.IndexExists(e.ctx, name)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	err = e.c.DeleteIndex(e.ctx, name)
+	require.Error(t, err)
+	assert.True(t, IsNotFound(err), "%v", err)
+	assert.False(t, IsAlreadyExists(err))
+}
+
+func TestCountMissingIndexIsNotFound(t *testing.T) {
+	e := target(t)
+	_, err := e.c.Count(e.ctx, e.p+"missing")
+	require.Error(t, err)
+	assert.True(t, IsNotFound(err), "%v", err)
+	_, _, err = e.c.SearchIDs(e.ctx, e.p+"missing", 1)
+	assert.True(t, IsNotFound(err), "%v", err)
+}
+
+func TestListIndicesSortedByCreation(t *testing.T) {
+	e := target(t)
+	var want []string
+	for _, s := range []string{"b", "c", "a"} {
+		want = append(want, e.index("list-"+s, MasterDoctorMapping()))
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.index("other", nil)
+	e.bulk(want[1], doctor("x1", true, "1-A", "1-A"), doctor("x2", true, "1-A", "1-A"))
+
+	got, err := e.c.ListIndices(e.ctx, e.p+"list-*")
+	require.NoError(t, err)
+	var names []string
+	for i, ix := range got {
+		names = append(names, ix.Name)
+		assert.False(t, ix.CreationDate.IsZero())
+		if i > 0 {
+			assert.False(t, ix.CreationDate.Before(got[i-1].CreationDate))
+		}
+	}
+	assert.Equal(t, want, names)
+	assert.Equal(t, int64(2), got[1].Docs)
+	assert.WithinDuration(t, time.Now(), got[0].CreationDate, 10*time.Minute)
+
+	got, err = e.c.ListIndices(e.ctx, e.p+"nothing-*")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
+
+func TestMasterDoctorIndexName(t *testing.T) {
+	ts := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	assert.Equal(t, "masterdoctorindex-20260304050607", MasterDoctorIndexName(ts))
+	acts := RevalidationAliases("x")
+	require.Len(t, acts, 4)
+	for _, a := range acts {
+		assert.True(t, a.Add)
+		assert.Equal(t, "x", a.Index)
+	}
+}

@@ -1,57 +1,28 @@
 // Package revalsim plays the peers of the revalidation sync for tests, the demo and the
 // benchmark: a TCS that answers syncStart with one ConnectionInfoDto per doctor and a
-// syncEnd on RabbitMQ, and a recommendation service that answers gmcSyncStart on SQS.
+// syncEnd on RabbitMQ, and a recommendation service that answers gmcSyncStart with one
+// IndexSyncMessage per doctor and a syncEnd on SQS (the GMC leg as it ran until late 2025).
 // Doctors are generated deterministically from a seed, with realistic field values.
 package revalsim
 
 import (
 	"fmt"
+	"github.com/opsflow/opsflow/internal/revalmsg"
 	"math/rand/v2"
 	"time"
 )
 
-// ConnectionInfo is TCS's ConnectionInfoDto (field names as the services send them).
-type ConnectionInfo struct {
-	TCSPersonID                  int64  `json:"tcsPersonId"`
-	GMCReferenceNumber           string `json:"gmcReferenceNumber"`
-	DoctorFirstName              string `json:"doctorFirstName"`
-	DoctorLastName               string `json:"doctorLastName"`
-	SubmissionDate               string `json:"submissionDate,omitempty"`
-	ProgrammeName                string `json:"programmeName"`
-	ProgrammeMembershipType      string `json:"programmeMembershipType"`
-	DesignatedBody               string `json:"designatedBody"`
-	TCSDesignatedBody            string `json:"tcsDesignatedBody"`
-	ProgrammeOwner               string `json:"programmeOwner"`
-	PlacementGrade               string `json:"placementGrade"`
-	ProgrammeMembershipStartDate string `json:"programmeMembershipStartDate"`
-	ProgrammeMembershipEndDate   string `json:"programmeMembershipEndDate"`
-	CurriculumEndDate            string `json:"curriculumEndDate"`
-	DataSource                   string `json:"dataSource"`
-	SyncEnd                      bool   `json:"syncEnd,omitempty"`
-}
+// ConnectionInfo is the services' message type (internal/revalmsg), so the simulators send
+// exactly what the sync decodes.
+type ConnectionInfo = revalmsg.ConnectionInfo
 
-// DoctorsForDB is the recommendation service's view of a doctor from GMC.
-type DoctorsForDB struct {
-	GMCReferenceNumber     string `json:"gmcReferenceNumber"`
-	DoctorFirstName        string `json:"doctorFirstName"`
-	DoctorLastName         string `json:"doctorLastName"`
-	SubmissionDate         string `json:"submissionDate"`
-	DateAdded              string `json:"dateAdded"`
-	UnderNotice            string `json:"underNotice"`
-	Sanction               string `json:"sanction"`
-	DoctorStatus           string `json:"doctorStatus"`
-	LastUpdatedDate        string `json:"lastUpdatedDate"`
-	DesignatedBodyCode     string `json:"designatedBodyCode"`
-	Admin                  string `json:"admin,omitempty"`
-	ExistsInGMC            bool   `json:"existsInGmc"`
-	GMCLastUpdatedDateTime string `json:"gmcLastUpdatedDateTime"`
-}
+// DoctorsForDB is the services' message type (internal/revalmsg), so the simulators send
+// exactly what the sync decodes.
+type DoctorsForDB = revalmsg.DoctorsForDB
 
-// RevalidationSummary is one GMC-side message payload.
-type RevalidationSummary struct {
-	Doctor     DoctorsForDB `json:"doctor"`
-	GMCOutcome string       `json:"gmcOutcome,omitempty"`
-}
+// RevalidationSummary is the services' message type (internal/revalmsg), so the simulators send
+// exactly what the sync decodes.
+type RevalidationSummary = revalmsg.RevalidationSummary
 
 var (
 	firstNames = []string{"Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Ivy", "Leo", "Freya", "Oscar", "Priya", "Mohammed", "Chloe", "Kwame", "Sofia", "Ravi", "Grace", "Tomasz"}
@@ -64,13 +35,15 @@ var (
 	notices    = []string{"NO", "YES", "ON_HOLD"}
 )
 
-// Doctor is everything both simulators know about doctor i.
+// Doctor is everything both simulators know about doctor i, so the TCS and GMC sides of
+// one doctor always agree (same GMC number, names and designated body).
 type Doctor struct {
 	Connection ConnectionInfo
 	GMC        RevalidationSummary
 }
 
-// Generate returns doctor i of a population; the same seed and i give the same doctor.
+// Generate returns doctor i of a population; the same seed and i give the same doctor, so
+// tests can check what a consumer stored without keeping what the simulators sent.
 func Generate(seed uint64, i int) Doctor {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
 	pick := func(s []string) string { return s[r.IntN(len(s))] }

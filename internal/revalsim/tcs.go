@@ -12,16 +12,25 @@ import (
 )
 
 // TCS answers each "syncStart" on reval.queue.connection.syncstart with Doctors
-// ConnectionInfoDto messages on reval.connection.syncdata, then {"syncEnd":true}.
+// ConnectionInfoDto messages on reval.connection.syncdata, then {"syncEnd":true,"count":N}
+// (N = Doctors), standing in for TIS-TCS's RevalidationMessageListener so the sync can be
+// tested and benchmarked without TCS. "count" is an opsflow-simulator extension: the real
+// TCS sends only {"syncEnd":true}, so a consumer must work without it (it may use it as a
+// cross-check when present).
 type TCS struct {
-	Conn    *amqpx.Conn
+	// Conn is the RabbitMQ connection; Run declares the revalidation topology on it.
+	Conn *amqpx.Conn
+	// Doctors is how many doctors each syncStart is answered with: Generate(Seed, 0..Doctors-1).
 	Doctors int
-	Seed    uint64
+	// Seed selects the population, shared with Recommendation so both sides agree.
+	Seed uint64
 	// Answered counts the syncStarts served, for tests.
 	Answered atomic.Int32
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends (then it returns nil), so a test or the demo runs it in a
+// goroutine. A message other than the JSON string "syncStart" is rejected without requeue
+// and ignored, as TCS does. The syncStart is acknowledged only after the answer was sent.
 func (s *TCS) Run(ctx context.Context) error {
 	topo := amqpx.RevalTopology()
 	if err := s.Conn.Declare(topo); err != nil {
@@ -76,5 +85,16 @@ func (s *TCS) send(ctx context.Context, pub *amqpx.Publisher, exchange string) e
 			return fmt.Errorf("tcs simulator: doctor %d: %w", i, err)
 		}
 	}
-	return pub.Publish(ctx, exchange, "reval.connection.syncdata", []byte(`{"syncEnd":true}`))
+	end, err := json.Marshal(tcsSyncEnd{SyncEnd: true, Count: int64(s.Doctors)})
+	if err != nil {
+		return err
+	}
+	return pub.Publish(ctx, exchange, "reval.connection.syncdata", end)
+}
+
+// tcsSyncEnd is TCS's end marker: only syncEnd (and the simulator's count), none of the
+// doctor fields a ConnectionInfo would carry as zero values.
+type tcsSyncEnd struct {
+	SyncEnd bool  `json:"syncEnd"`
+	Count   int64 `json:"count"`
 }

@@ -51,6 +51,7 @@ type index struct {
 type server struct {
 	t       testing.TB
 	mu      sync.Mutex
+	scrolls map[string]*scrollCtx
 	indices map[string]*index
 	order   int64
 	lastMS  int64
@@ -170,6 +171,10 @@ func (s *server) route(w http.ResponseWriter, r *http.Request, segs []string, bo
 	switch {
 	case len(segs) == 0 && is("GET", "HEAD"):
 		return s.root(w, r)
+	case len(segs) == 2 && segs[0] == "_search" && segs[1] == "scroll" && is("GET", "POST"):
+		return s.scrollNext(w, r, body)
+	case len(segs) == 2 && segs[0] == "_search" && segs[1] == "scroll" && is("DELETE"):
+		return s.scrollClear(w, r, body)
 	case len(segs) == 1 && segs[0] == "_bulk" && is("POST", "PUT"):
 		return s.bulk(w, r, "", body)
 	case len(segs) == 1 && segs[0] == "_aliases" && is("POST", "PUT"):
@@ -519,6 +524,9 @@ var shardsOK = map[string]any{"total": 1, "successful": 1, "skipped": 0, "failed
 
 func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, body []byte, count bool) *esErr {
 	allowed := []string{"ignore_unavailable", "allow_no_indices", "expand_wildcards", "track_total_hits", "size", "from", "rest_total_hits_as_int"}
+	if !count {
+		allowed = append(allowed, "scroll")
+	}
 	if e := checkParams(r, allowed...); e != nil {
 		return e
 	}
@@ -527,8 +535,13 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 		return e
 	}
 	size, from := 10, 0
+	if v := r.URL.Query().Get("size"); v != "" {
+		fmt.Sscan(v, &size)
+	}
 	track := any(json.Number("10000"))
 	fetchSource := true
+	var includes []string
+	scroll := r.URL.Query().Get("scroll")
 	for k, v := range req {
 		switch {
 		case k == "query":
@@ -538,15 +551,24 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 			fmt.Sscan(fmt.Sprint(v), &from)
 		case !count && k == "track_total_hits":
 			track = v
+		case !count && k == "sort":
+			if fmt.Sprint(v) != "[_doc]" {
+				return unsupported("sort other than [\"_doc\"]")
+			}
 		case !count && k == "_source":
-			if b, ok := v.(bool); ok {
-				fetchSource = b
-			} else {
-				return unsupported("_source filtering")
+			var e *esErr
+			if fetchSource, includes, e = parseSourceFilter(v); e != nil {
+				return e
 			}
 		default:
 			return parseErr("request does not support [%s]", k)
 		}
+	}
+	if scroll != "" {
+		if from != 0 {
+			return newErr(400, "action_request_validation_exception", "Validation Failed: 1: using [from] is not allowed in a scroll context;")
+		}
+		size, from = int(^uint(0)>>1), 0 // collect every hit into the scroll snapshot below
 	}
 	q, e := parseQuery(req["query"])
 	if e != nil {
@@ -571,7 +593,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 			if !count && total > from && len(matched) < size {
 				hit := map[string]any{"_index": t.ix.name, "_type": "_doc", "_id": d.id, "_score": 1.0}
 				if fetchSource {
-					hit["_source"] = d.source
+					hit["_source"] = filterSource(d.source, includes)
 				}
 				matched = append(matched, hit)
 			}
@@ -580,6 +602,16 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 	if count {
 		writeJSON(w, 200, map[string]any{"count": total, "_shards": shardsOK})
 		return nil
+	}
+	if scroll != "" {
+		pageSize := 10
+		if v := r.URL.Query().Get("size"); v != "" {
+			fmt.Sscan(v, &pageSize)
+		}
+		if v, ok := req["size"]; ok {
+			fmt.Sscan(fmt.Sprint(v), &pageSize)
+		}
+		return s.scrollStart(w, matched, total, pageSize)
 	}
 	hits := map[string]any{"max_score": nil, "hits": matched}
 	if len(matched) > 0 {

@@ -12,6 +12,7 @@ const usage = `usage: opsflow <command> [flags]
 
 commands:
   release       start a tsd-import release & deploy (ReleaseDeploy)
+  sync          run the revalidation sync of an environment, or --abort it (RevalidationSync)
   import        import a sample package from S3 into the durable area (PackageImport)
   progress      print the progress query of a run
   find          list runs by procedure, version, sample, outcome, environment, age
@@ -34,6 +35,8 @@ func main() {
 		err = runProgress(os.Args[2:])
 	case "import":
 		err = runImport(os.Args[2:])
+	case "sync":
+		err = runSync(os.Args[2:])
 	case "find":
 		err = runFind(os.Args[2:])
 	case "codec-server":

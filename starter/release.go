@@ -86,14 +86,13 @@ func runRelease(args []string) error {
 	if !*wait {
 		return nil
 	}
-	return follow(ctx, c, run)
+	return follow(ctx, c, run, &workflows.ReleaseDeployResult{})
 }
 
 // follow prints each change of the progress query until the run ends, then its result.
-func follow(ctx context.Context, c client.Client, run client.WorkflowRun) error {
+func follow(ctx context.Context, c client.Client, run client.WorkflowRun, result any) error {
 	done := make(chan error, 1)
-	var result workflows.ReleaseDeployResult
-	go func() { done <- run.Get(ctx, &result) }()
+	go func() { done <- run.Get(ctx, result) }()
 	last := ""
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

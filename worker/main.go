@@ -22,12 +22,15 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/esclient"
 	"github.com/opsflow/opsflow/internal/gitlab"
 	"github.com/opsflow/opsflow/internal/gitrepo"
 	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/metrics"
 	"github.com/opsflow/opsflow/internal/s3store"
+	"github.com/opsflow/opsflow/internal/sqsclient"
 	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/workflows"
 )
@@ -165,7 +168,53 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 		TaskQueue: cfg.Temporal.TaskQueue, Environment: cfg.Environment, StuckAfter: cfg.StuckAfter})
 	w.RegisterActivity(&activities.NotifyActivities{WebhookURL: cfg.NotifyWebhook, UIURL: cfg.Temporal.UIURL, Namespace: cfg.Temporal.Namespace})
 	w.RegisterActivity(&activities.ArtifactActivities{Source: source, S3: s3c, Bucket: cfg.S3.ArtifactBucket, Package: cfg.Release.Package})
+	if err := registerReval(ctx, w, cfg); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// registerReval wires the revalidation sync when Elasticsearch is configured: it checks
+// each system answers, declares the RabbitMQ topology and the GMC queue at start, so a
+// misconfiguration shows here rather than hours into a sync.
+func registerReval(ctx context.Context, w worker.Worker, cfg config.Config) error {
+	if cfg.Reval.ESURL == "" {
+		slog.Info("revalidation sync not registered: OPSFLOW_ES_URL is not set")
+		return nil
+	}
+	es, err := esclient.New(cfg.Reval.ESURL)
+	if err != nil {
+		return err
+	}
+	if _, err := es.Ping(ctx); err != nil {
+		return fmt.Errorf("revalidation sync: %w", err)
+	}
+	dial := func() (*amqpx.Conn, error) { return amqpx.Dial(cfg.Reval.AMQPURL) }
+	conn, err := dial()
+	if err != nil {
+		return fmt.Errorf("revalidation sync: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.Declare(amqpx.RevalTopology()); err != nil {
+		return fmt.Errorf("revalidation sync: %w", err)
+	}
+	sqsc, err := sqsclient.New(ctx, cfg.Reval.SQSEndpoint, cfg.Reval.SQSRegion)
+	if err != nil {
+		return fmt.Errorf("revalidation sync: %w", err)
+	}
+	url, err := sqsc.EnsureQueue(ctx, workflows.GMCSyncQueue(cfg.Environment))
+	if err != nil {
+		return fmt.Errorf("revalidation sync: %w", err)
+	}
+	if err := sqsc.SetVisibilityTimeout(ctx, url, cfg.Reval.SQSVisibility); err != nil {
+		return fmt.Errorf("revalidation sync: %w", err)
+	}
+	w.RegisterWorkflow(workflows.RevalidationSync)
+	w.RegisterActivity(&activities.SearchIndexActivities{ES: es})
+	w.RegisterActivity(&activities.RabbitActivities{Dial: dial})
+	w.RegisterActivity(&activities.SyncIngestActivities{DialAMQP: dial, SQS: sqsc, ES: es, BatchSize: cfg.Reval.BatchSize})
+	slog.Info("revalidation sync registered", "elasticsearch", es.URL(), "gmcQueue", url)
+	return nil
 }
 
 func newSiteWorker(c client.Client, cfg config.Config, site config.Site, s3c *s3.Client) worker.Worker {

@@ -25,6 +25,7 @@ const (
 	OutcomeRolledBack = "rolled-back"
 	OutcomeLeftDown   = "left-stopped"
 	OutcomeDryRun     = "dry-run"
+	OutcomeAborted    = "aborted"
 )
 
 func setOutcome(ctx workflow.Context, outcome string) {

@@ -43,6 +43,7 @@ type Config struct {
 	NotifyWebhook string
 	// StuckAfter is how long a run may make no progress before operators are notified.
 	StuckAfter time.Duration
+	Reval      Reval
 
 	branches string // raw flag value, split by Finish
 }
@@ -53,6 +54,23 @@ type Import struct {
 	Bucket string
 	// DurableDir is the production area: packages land in samples/<name> with READY.
 	DurableDir string
+}
+
+// Reval configures the revalidation sync's three systems. The worker runs the sync only
+// when ESURL is set, so a deployment without Elasticsearch still runs the other runbooks.
+type Reval struct {
+	// ESURL is the Elasticsearch base URL (user:password in the URL if needed).
+	ESURL string
+	// AMQPURL is the RabbitMQ the revalidation services share.
+	AMQPURL string
+	// SQSEndpoint is the SQS endpoint (empty = AWS); SQSRegion its region.
+	SQSEndpoint string
+	SQSRegion   string
+	// SQSVisibility is how long a received GMC message stays hidden before it is
+	// delivered again (after a crash).
+	SQSVisibility time.Duration
+	// BatchSize is documents per bulk request.
+	BatchSize int
 }
 
 // Codec configures payload encryption and the hashing of identifiers outside payloads.
@@ -169,6 +187,8 @@ func Default() Config {
 		MetricsAddr: "127.0.0.1:9464",
 		StuckAfter:  30 * time.Minute,
 		Import:      Import{Bucket: "tsd-import"},
+		Reval: Reval{AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", SQSRegion: "us-east-1",
+			SQSVisibility: 30 * time.Second, BatchSize: 1000},
 	}
 }
 
@@ -252,6 +272,19 @@ func (c *Config) Register(fs *flag.FlagSet) {
 		c.Release.StableFor = v
 	}
 	fs.DurationVar(&c.Release.StableFor, "stable-for", c.Release.StableFor, "how long a started service must stay RUNNING (env OPSFLOW_STABLE_FOR)")
+
+	str(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "Elasticsearch URL of the revalidation index (empty disables the revalidation sync)")
+	str(&c.Reval.AMQPURL, "amqp-url", "OPSFLOW_AMQP_URL", "RabbitMQ URL of the revalidation services")
+	str(&c.Reval.SQSEndpoint, "sqs-endpoint", "OPSFLOW_SQS_ENDPOINT", "SQS endpoint URL (empty = AWS)")
+	str(&c.Reval.SQSRegion, "sqs-region", "OPSFLOW_SQS_REGION", "SQS region")
+	if v, err := time.ParseDuration(os.Getenv("OPSFLOW_SQS_VISIBILITY")); err == nil {
+		c.Reval.SQSVisibility = v
+	}
+	fs.DurationVar(&c.Reval.SQSVisibility, "sqs-visibility", c.Reval.SQSVisibility, "how long a received GMC message stays hidden before redelivery (env OPSFLOW_SQS_VISIBILITY)")
+	if v, err := strconv.Atoi(os.Getenv("OPSFLOW_REVAL_BATCH")); err == nil {
+		c.Reval.BatchSize = v
+	}
+	fs.IntVar(&c.Reval.BatchSize, "reval-batch", c.Reval.BatchSize, "documents per Elasticsearch bulk request in the revalidation sync (env OPSFLOW_REVAL_BATCH)")
 }
 
 // Finish loads the sites and validates the whole configuration after flags were parsed.
@@ -340,6 +373,17 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Release.Branches) == 0 {
 		errs = append(errs, errors.New("no release branch candidates (OPSFLOW_RELEASE_BRANCHES)"))
+	}
+	if c.Reval.ESURL != "" {
+		if c.Reval.AMQPURL == "" {
+			errs = append(errs, errors.New("the revalidation sync needs RabbitMQ: OPSFLOW_AMQP_URL is empty"))
+		}
+		if c.Reval.BatchSize < 1 || c.Reval.BatchSize > 10000 {
+			errs = append(errs, fmt.Errorf("reval-batch %d is outside 1..10000 (OPSFLOW_REVAL_BATCH)", c.Reval.BatchSize))
+		}
+		if c.Reval.SQSVisibility < time.Second || c.Reval.SQSVisibility > 12*time.Hour {
+			errs = append(errs, fmt.Errorf("sqs-visibility %s is outside 1s..12h (OPSFLOW_SQS_VISIBILITY)", c.Reval.SQSVisibility))
+		}
 	}
 	for _, name := range c.SiteNames() {
 		s := c.Sites[name]

@@ -140,13 +140,17 @@ func newDeployment(t *testing.T) *deployment {
 
 // startWorker runs the worker binary until the test ends; its logs go to a file that is
 // printed when the test fails.
-func (d *deployment) startWorker() {
+func (d *deployment) startWorker() { d.startWorkerNamed("worker") }
+
+// startWorkerNamed starts one more worker process (log <name>.log) and returns it, for
+// tests that kill a worker.
+func (d *deployment) startWorkerNamed(name string, extraEnv ...string) *exec.Cmd {
 	t := d.t
-	logPath := filepath.Join(d.dir, "worker.log")
+	logPath := filepath.Join(d.dir, name+".log")
 	logFile, err := os.Create(logPath)
 	require.NoError(t, err)
 	cmd := exec.Command(filepath.Join(d.bin, "opsflow-worker"))
-	cmd.Env = d.env
+	cmd.Env = append(append([]string{}, d.env...), extraEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -162,9 +166,10 @@ func (d *deployment) startWorker() {
 		logFile.Close()
 		if t.Failed() {
 			log, _ := os.ReadFile(logPath)
-			t.Logf("worker log:\n%s", tail(string(log), 60))
+			t.Logf("%s log:\n%s", name, tail(string(log), 60))
 		}
 	})
+	return cmd
 }
 
 // temporalCLI runs the Temporal CLI against the stack's server.

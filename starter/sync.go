@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/temporalx"
+	"github.com/opsflow/opsflow/workflows"
+)
+
+// runSync starts the revalidation sync of one environment, or aborts the running one.
+// The workflow id is fixed per environment, so a second start while one runs is refused
+// by Temporal instead of running the sync twice.
+func runSync(args []string) error {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	cfg.Register(fs)
+	wait := fs.Bool("wait", false, "follow the progress and print the result; exit 1 if the sync fails")
+	abort := fs.String("abort", "", "abort the running sync of --environment with this reason (update; the live index keeps serving)")
+	idle := fs.String("idle-timeout", "", "how long TCS or the recommendation service may stay silent (default 15m)")
+	heartbeat := fs.String("heartbeat-timeout", "", "how soon a crashed ingest resumes on another worker (default 1m)")
+	maxShrink := fs.Float64("max-shrink", 0.1, "refuse the switch if the new index is smaller than the live one by more than this fraction")
+	keep := fs.Int("keep-previous", 1, "older builds kept for rollback")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Finish(); err != nil {
+		return err
+	}
+	c, err := temporalx.Dial(cfg, temporalx.NewLogger("warn"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	id := workflows.RevalidationSyncWorkflowID(cfg.Environment)
+	if *abort != "" {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.AbortName,
+			Args: []any{*abort}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return fmt.Errorf("abort %s: %w", id, err)
+		}
+		var answer string
+		if err := h.Get(ctx, &answer); err != nil {
+			return fmt.Errorf("abort %s: %w", id, err)
+		}
+		fmt.Println(answer)
+		return nil
+	}
+	in := workflows.RevalidationSyncInput{Environment: cfg.Environment, MaxShrink: maxShrink, KeepPrevious: keep,
+		IdleTimeout: *idle, HeartbeatTimeout: *heartbeat}
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                cfg.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the running sync's handle instead of an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowExecutionTimeout:                 24 * time.Hour,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("RevalidationSync"),
+			workflows.EnvironmentKey.ValueSet(cfg.Environment)),
+	}, workflows.RevalidationSync, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return fmt.Errorf("a revalidation sync of %s is already running (workflow %s, run %s); not starting a second one. "+
+				"Follow it with `opsflow progress --workflow-id %s`, or stop it with `opsflow sync --environment %s --abort REASON`",
+				cfg.Environment, id, started.RunId, id, cfg.Environment)
+		}
+		return fmt.Errorf("start RevalidationSync: %w", err)
+	}
+	fmt.Printf("started RevalidationSync of %s\n  workflow id: %s\n  web UI:      %s\n", cfg.Environment, run.GetID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
+	if !*wait {
+		return nil
+	}
+	return follow(ctx, c, run, &workflows.RevalidationSyncResult{})
+}

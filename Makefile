@@ -38,6 +38,8 @@ stack-status:
 build:
 	$(GO) build -o bin/opsflow-worker ./worker
 	$(GO) build -o bin/opsflow ./starter
+	$(GO) build -o bin/estest-server ./internal/esclient/estest/estest-server
+	$(GO) build -o bin/revalsim-peers ./internal/revalsim/revalsim-peers
 
 $(WORKFLOWCHECK):
 	GOBIN=$(TOOLS_CACHE) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0

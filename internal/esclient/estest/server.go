@@ -50,6 +50,7 @@ type index struct {
 
 type server struct {
 	t       testing.TB
+	log     func(format string, args ...any)
 	mu      sync.Mutex
 	scrolls map[string]*scrollCtx
 	indices map[string]*index
@@ -86,9 +87,20 @@ func randomID(n int) string {
 }
 
 func (s *server) logf(format string, args ...any) {
-	if !s.done {
+	switch {
+	case s.done:
+	case s.t != nil:
 		s.t.Logf("estest: "+format, args...)
+	case s.log != nil:
+		s.log("estest: "+format, args...)
 	}
+}
+
+// NewHandler returns the test server as an http.Handler, for running it as a standalone
+// process (estest-server) where Elasticsearch cannot be installed: the demo and the
+// benchmark. State lives in memory; logf receives requests estest does not support.
+func NewHandler(logf func(format string, args ...any)) http.Handler {
+	return &server{log: logf, indices: map[string]*index{}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

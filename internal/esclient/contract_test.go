@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -439,4 +442,78 @@ func TestMasterDoctorIndexName(t *testing.T) {
 		assert.True(t, a.Add)
 		assert.Equal(t, "x", a.Index)
 	}
+}
+
+func TestCountQueryExistsTermAndThroughAFilteredAlias(t *testing.T) {
+	e := target(t)
+	name := e.index("countq", MasterDoctorMapping())
+	acts := e.aliases(name)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
+	e.bulk(name,
+		doctor("d1", true, "1-A", "1-A"),
+		doctor("d2", false, "1-A", "1-B"),
+		doctor("d3", nil, "1-A", "1-A"), // not seen by GMC: no existsInGmc field
+	)
+	exists := map[string]any{"exists": map[string]any{"field": "existsInGmc"}}
+	n, err := e.c.CountQuery(e.ctx, name, exists)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+	n, err = e.c.CountQuery(e.ctx, name, map[string]any{"bool": map[string]any{"must_not": []any{exists}}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	n, err = e.c.CountQuery(e.ctx, name, map[string]any{"term": map[string]any{"existsInGmc": true}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	n, err = e.c.CountQuery(e.ctx, acts[2].Alias, exists) // discrepancies AND seen by GMC
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	_, err = e.c.CountQuery(e.ctx, e.p+"missing", exists)
+	require.Error(t, err)
+	assert.True(t, IsNotFound(err), "%v", err)
+}
+
+func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
+	e := target(t)
+	name := e.index("scan", MasterDoctorMapping())
+	const n = 12345
+	docs := make([]Doc, 0, n)
+	for i := range n {
+		id := strconv.Itoa(i)
+		docs = append(docs, Doc{ID: id, Source: view{"gmcReferenceNumber": "g" + id, "doctorFirstName": "Secret", "tcsPersonId": i}})
+	}
+	res, err := e.c.BulkIndex(e.ctx, name, docs, WithRefresh(), WithBatchSize(5000))
+	require.NoError(t, err)
+	require.Empty(t, res.Failed)
+	seen := map[string]bool{}
+	err = e.c.Scan(e.ctx, name, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
+		assert.False(t, seen[id], "document %s scanned twice", id)
+		seen[id] = true
+		var fields map[string]any
+		require.NoError(t, json.Unmarshal(src, &fields))
+		assert.Equal(t, map[string]any{"gmcReferenceNumber": "g" + id}, fields)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Len(t, seen, n)
+
+	empty := e.index("scan-empty", MasterDoctorMapping())
+	calls := 0
+	require.NoError(t, e.c.Scan(e.ctx, empty, nil, 100, func(string, json.RawMessage) error { calls++; return nil }))
+	assert.Zero(t, calls)
+
+	err = e.c.Scan(e.ctx, e.p+"missing", nil, 100, func(string, json.RawMessage) error { return nil })
+	require.Error(t, err)
+	assert.True(t, IsNotFound(err), "%v", err)
+
+	stop := errors.New("enough")
+	calls = 0
+	err = e.c.Scan(e.ctx, name, nil, 1000, func(string, json.RawMessage) error {
+		calls++
+		if calls == 10 {
+			return stop
+		}
+		return nil
+	})
+	assert.ErrorIs(t, err, stop)
+	assert.Equal(t, 10, calls)
 }

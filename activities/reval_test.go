@@ -6,7 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,4 +346,52 @@ func TestPublishRevalCommandSendsAJSONStringTheServicesAccept(t *testing.T) {
 	var cleared ClearResult
 	require.NoError(t, v.Get(&cleared))
 	assert.Equal(t, 1, cleared.SyncData, "a stale syncEnd of an aborted sync is dropped before syncStart")
+}
+
+// failBulkOnce forwards to Elasticsearch but answers the n-th _bulk request with a 503
+// after forwarding it: the documents were written, the ingest sees a failure, like a
+// node that dropped the connection mid-response.
+func failBulkOnce(t *testing.T, target string, n int32) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var bulks atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_bulk") && bulks.Add(1) == n {
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)
+			http.Error(w, `{"error":{"type":"unavailable","reason":"injected mid-bulk failure"},"status":503}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestIngestConnectionsAfterAnElasticsearchFailureMidBulkCountsStayExact(t *testing.T) {
+	s := startReval(t)
+	index := s.newIndex(t)
+	s.publish(t, "reval.connection.syncdata", connectionBodies(t, 17, 2000)...)
+	s.publish(t, "reval.connection.syncdata", []byte(`{"syncEnd":true,"count":2000}`))
+	flaky, err := esclient.New(failBulkOnce(t, s.es.URL(), 3))
+	require.NoError(t, err)
+	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: flaky, BatchSize: 300}
+	env := activityEnv()
+	env.RegisterActivity(ing)
+	_, err = env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})
+	require.Error(t, err, "the third bulk fails")
+	assert.NotEqual(t, ErrBulkRejected, appErrType(t, err), "a failed request is retryable, unlike a refused document")
+
+	// Temporal retries the activity: the unacknowledged batch comes back.
+	v, err := env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	var res IngestResult
+	require.NoError(t, v.Get(&res))
+	assert.Equal(t, int64(2000), res.Docs)
+	assert.Equal(t, int64(2000), res.Announced)
+	total, err := s.es.Count(context.Background(), index)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2000), total, "the re-sent batch overwrote its documents")
 }

@@ -251,32 +251,33 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	finish := func(err error) (IngestResult, error) {
-		if err == nil {
-			st.stop.Store(true) // graceful: receivers store and delete what they hold
+	// stopReceivers ends the receivers, gracefully (they store and delete what they hold) or
+	// by cancelling them, and returns the first error one of them hit.
+	stopReceivers := func(graceful bool) error {
+		if graceful {
+			st.stop.Store(true)
 		} else {
 			cancel()
 		}
 		wg.Wait()
 		select {
-		case rerr := <-errs:
-			return IngestResult{}, rerr
+		case err := <-errs:
+			return err
 		default:
+			return nil
 		}
-		if err != nil {
-			return IngestResult{}, err
+	}
+	finish := func(err error) (IngestResult, error) {
+		if rerr := stopReceivers(err == nil); rerr != nil {
+			return IngestResult{}, rerr
 		}
-		return IngestResult{}, nil
+		return IngestResult{}, err
 	}
 	for {
 		select {
 		case <-rctx.Done():
-			cancel()
-			wg.Wait()
-			select {
-			case rerr := <-errs:
-				return IngestResult{}, rerr
-			default:
+			if err := stopReceivers(false); err != nil {
+				return IngestResult{}, err
 			}
 			return IngestResult{}, ctx.Err()
 		case <-tick.C:
@@ -289,8 +290,7 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 		silent := time.Since(time.Unix(0, st.lastMessage.Load()))
 		if end == nil {
 			if in.IdleTimeout > 0 && silent > in.IdleTimeout {
-				cancel()
-				wg.Wait()
+				_ = stopReceivers(false)
 				return IngestResult{}, permanent(ErrSyncDataTimeout, nil,
 					"no message on SQS queue %s for %s (%d doctors so far, no syncEnd): is the recommendation service answering gmcSyncStart?",
 					in.Queue, silent.Round(time.Second), p.Messages)
@@ -309,8 +309,7 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 		}
 		if announced > 0 && withGMC < announced {
 			if in.IdleTimeout > 0 && silent > in.IdleTimeout {
-				cancel()
-				wg.Wait()
+				_ = stopReceivers(false)
 				return IngestResult{}, permanent(ErrSyncIncomplete, nil,
 					"SQS queue %s announced %d doctors, %d stored, and nothing more arrived for %s",
 					in.Queue, announced, withGMC, silent.Round(time.Second))

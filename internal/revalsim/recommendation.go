@@ -8,7 +8,6 @@ import (
 	"github.com/opsflow/opsflow/internal/revalmsg"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/sqsclient"
@@ -68,41 +67,7 @@ func (s *Recommendation) Run(ctx context.Context) error {
 	if s.AMQP == nil || s.SQS == nil || s.QueueURL == "" {
 		return errors.New("recommendation simulator: AMQP, SQS and QueueURL are required")
 	}
-	if err := s.AMQP.Declare(amqpx.RevalTopology()); err != nil {
-		return err
-	}
-	cons, err := s.AMQP.Consume("reval.queue.recommendation.syncstart", 1)
-	if err != nil {
-		return err
-	}
-	defer cons.Close()
-	for {
-		batch, err := cons.Batch(ctx, 1, time.Second)
-		if errors.Is(err, amqpx.ErrIdle) {
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		var start string
-		if err := json.Unmarshal(batch[0].Body, &start); err != nil || start != "gmcSyncStart" {
-			_ = batch[0].Reject(false) // the service requires exactly "gmcSyncStart"
-			continue
-		}
-		if err := s.send(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if err := cons.Ack(batch[0]); err != nil {
-			return err
-		}
-		s.Answered.Add(1)
-	}
+	return serveCommand(ctx, s.AMQP, "reval.queue.recommendation.syncstart", "gmcSyncStart", &s.Answered, s.send)
 }
 
 // send sends every doctor with Senders goroutines, each taking the next sqsclient.MaxBatch

@@ -3,10 +3,8 @@ package revalsim
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 )
@@ -32,47 +30,13 @@ type TCS struct {
 // goroutine. A message other than the JSON string "syncStart" is rejected without requeue
 // and ignored, as TCS does. The syncStart is acknowledged only after the answer was sent.
 func (s *TCS) Run(ctx context.Context) error {
-	topo := amqpx.RevalTopology()
-	if err := s.Conn.Declare(topo); err != nil {
-		return err
-	}
-	cons, err := s.Conn.Consume("reval.queue.connection.syncstart", 1)
-	if err != nil {
-		return err
-	}
-	defer cons.Close()
 	pub, err := s.Conn.NewPublisher()
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	for {
-		batch, err := cons.Batch(ctx, 1, time.Second)
-		if errors.Is(err, amqpx.ErrIdle) {
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		var start string
-		if err := json.Unmarshal(batch[0].Body, &start); err != nil || start != "syncStart" {
-			_ = batch[0].Reject(false) // TCS requires exactly "syncStart"
-			continue
-		}
-		if err := s.send(ctx, pub, topo.Exchange); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if err := cons.Ack(batch[0]); err != nil {
-			return err
-		}
-		s.Answered.Add(1)
-	}
+	return serveCommand(ctx, s.Conn, "reval.queue.connection.syncstart", "syncStart", &s.Answered,
+		func(ctx context.Context) error { return s.send(ctx, pub, amqpx.RevalTopology().Exchange) })
 }
 
 func (s *TCS) send(ctx context.Context, pub *amqpx.Publisher, exchange string) error {

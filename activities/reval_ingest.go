@@ -297,7 +297,9 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 			}
 			continue
 		}
-		if silent < quiet {
+		// Without an announced count only a quiet queue says the doctors are all in; with
+		// one, the stored count says it (checked below) and waiting would only add time.
+		if silent < quiet && (announced == 0 || st.messages.Load() < announced) {
 			continue
 		}
 		if err := a.ES.Refresh(ctx, in.Index); err != nil {

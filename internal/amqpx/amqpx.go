@@ -206,3 +206,36 @@ func (c *Conn) Purge(queue string) (int, error) {
 	defer ch.Close()
 	return ch.QueuePurge(queue, false)
 }
+
+// PublishBatch sends bodies in order and returns once the broker confirmed every one:
+// all are published first, then the confirmations are awaited together, so a producer of
+// hundreds of thousands of messages is not held to one round trip per message. Any
+// message refused or returned unroutable makes it an error naming its position.
+func (p *Publisher) PublishBatch(ctx context.Context, exchange, key string, bodies [][]byte) error {
+	returns := p.ch.NotifyReturn(make(chan amqp.Return, len(bodies)))
+	confs := make([]*amqp.DeferredConfirmation, 0, len(bodies))
+	for i, body := range bodies {
+		conf, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, amqp.Publishing{
+			ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body,
+		})
+		if err != nil {
+			return fmt.Errorf("publish message %d to %s/%s: %w", i, exchange, key, err)
+		}
+		confs = append(confs, conf)
+	}
+	for i, conf := range confs {
+		ok, err := conf.WaitContext(ctx)
+		if err != nil {
+			return fmt.Errorf("publish message %d to %s/%s: %w", i, exchange, key, err)
+		}
+		if !ok {
+			return fmt.Errorf("publish message %d to %s/%s: broker refused it", i, exchange, key)
+		}
+	}
+	select {
+	case r := <-returns:
+		return fmt.Errorf("publish to %s/%s: a message was returned unroutable (%d %s)", exchange, key, r.ReplyCode, r.ReplyText)
+	default:
+	}
+	return nil
+}

@@ -103,3 +103,38 @@ func TestDialErrorHidesPassword(t *testing.T) {
 	assert.NotContains(t, err.Error(), "s3cret-pw")
 	assert.Contains(t, err.Error(), "127.0.0.1:1")
 }
+
+func TestPublishBatchIsConfirmedAndOrdered(t *testing.T) {
+	conn := dial(t)
+	topo := testTopology(t)
+	require.NoError(t, conn.Declare(topo))
+	t.Cleanup(func() {
+		ch, _ := conn.conn.Channel()
+		ch.QueueDelete(topo.Bindings[0].Queue, false, false, false)
+		ch.ExchangeDelete(topo.Exchange, false, false)
+		ch.Close()
+	})
+	pub, err := conn.NewPublisher()
+	require.NoError(t, err)
+	defer pub.Close()
+	var bodies [][]byte
+	for i := range 2500 {
+		bodies = append(bodies, []byte(fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	require.NoError(t, pub.PublishBatch(context.Background(), topo.Exchange, topo.Bindings[0].RoutingKey, bodies))
+	cons, err := conn.Consume(topo.Bindings[0].Queue, 3000)
+	require.NoError(t, err)
+	defer cons.Close()
+	got := 0
+	for got < len(bodies) {
+		b, err := cons.Batch(context.Background(), 1000, 5*time.Second)
+		require.NoError(t, err)
+		for _, d := range b {
+			require.Equal(t, string(bodies[got]), string(d.Body), "in order")
+			got++
+		}
+		require.NoError(t, cons.Ack(b[len(b)-1]))
+	}
+	err = pub.PublishBatch(context.Background(), topo.Exchange, "nobody.listens", bodies[:3])
+	require.Error(t, err, "unroutable is an error")
+}

@@ -39,14 +39,22 @@ func (s *TCS) Run(ctx context.Context) error {
 		func(ctx context.Context) error { return s.send(ctx, pub, amqpx.RevalTopology().Exchange) })
 }
 
+// send publishes the doctors in chunks whose confirmations are awaited together (as a real
+// producer's async publisher would), then the syncEnd.
 func (s *TCS) send(ctx context.Context, pub *amqpx.Publisher, exchange string) error {
+	const chunk = 1000
+	bodies := make([][]byte, 0, chunk)
 	for i := 0; i < s.Doctors; i++ {
 		body, err := json.Marshal(Generate(s.Seed, i).Connection)
 		if err != nil {
 			return err
 		}
-		if err := pub.Publish(ctx, exchange, "reval.connection.syncdata", body); err != nil {
-			return fmt.Errorf("tcs simulator: doctor %d: %w", i, err)
+		bodies = append(bodies, body)
+		if len(bodies) == chunk || i == s.Doctors-1 {
+			if err := pub.PublishBatch(ctx, exchange, "reval.connection.syncdata", bodies); err != nil {
+				return fmt.Errorf("tcs simulator: doctors up to %d: %w", i, err)
+			}
+			bodies = bodies[:0]
 		}
 	}
 	end, err := json.Marshal(tcsSyncEnd{SyncEnd: true, Count: int64(s.Doctors)})

@@ -103,7 +103,7 @@ func (a *SyncIngestActivities) IngestConnections(ctx context.Context, in IngestI
 	defer cons.Close()
 	lastMessage := time.Now()
 	for {
-		batch, err := cons.Batch(ctx, a.batchSize(), time.Second)
+		batch, err := cons.Fill(ctx, a.batchSize(), time.Second, 100*time.Millisecond)
 		if errors.Is(err, amqpx.ErrIdle) {
 			activity.RecordHeartbeat(ctx, p)
 			if silent := time.Since(lastMessage); in.IdleTimeout > 0 && silent > in.IdleTimeout {

@@ -239,3 +239,29 @@ func (p *Publisher) PublishBatch(ctx context.Context, exchange, key string, bodi
 	}
 	return nil
 }
+
+// Fill is Batch for bulk writers: after the first message it keeps collecting for up to
+// linger (or until max), so a consumer that keeps pace with its producer still writes
+// full batches instead of many small ones.
+func (c *Consumer) Fill(ctx context.Context, max int, wait, linger time.Duration) ([]amqp.Delivery, error) {
+	out, err := c.Batch(ctx, max, wait)
+	if err != nil || len(out) >= max {
+		return out, err
+	}
+	timer := time.NewTimer(linger)
+	defer timer.Stop()
+	for len(out) < max {
+		select {
+		case d, ok := <-c.deliveries:
+			if !ok {
+				return out, nil
+			}
+			out = append(out, d)
+		case <-timer.C:
+			return out, nil
+		case <-ctx.Done():
+			return out, nil // the caller sees ctx.Err() on its next call; these are not acked
+		}
+	}
+	return out, nil
+}

@@ -138,3 +138,39 @@ func TestPublishBatchIsConfirmedAndOrdered(t *testing.T) {
 	err = pub.PublishBatch(context.Background(), topo.Exchange, "nobody.listens", bodies[:3])
 	require.Error(t, err, "unroutable is an error")
 }
+
+func TestFillWaitsForAFullBatchUpToTheLinger(t *testing.T) {
+	conn := dial(t)
+	topo := testTopology(t)
+	require.NoError(t, conn.Declare(topo))
+	t.Cleanup(func() {
+		ch, _ := conn.conn.Channel()
+		ch.QueueDelete(topo.Bindings[0].Queue, false, false, false)
+		ch.ExchangeDelete(topo.Exchange, false, false)
+		ch.Close()
+	})
+	pub, err := conn.NewPublisher()
+	require.NoError(t, err)
+	defer pub.Close()
+	cons, err := conn.Consume(topo.Bindings[0].Queue, 100)
+	require.NoError(t, err)
+	defer cons.Close()
+	ctx := context.Background()
+	go func() {
+		for i := range 30 {
+			_ = pub.Publish(ctx, topo.Exchange, "test.key", []byte(fmt.Sprintf(`{"n":%d}`, i)))
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	b, err := cons.Fill(ctx, 30, 5*time.Second, 3*time.Second)
+	require.NoError(t, err)
+	assert.Len(t, b, 30, "messages trickling in are collected into one batch")
+	require.NoError(t, cons.Ack(b[len(b)-1]))
+
+	require.NoError(t, pub.Publish(ctx, topo.Exchange, "test.key", []byte(`{"n":"last"}`)))
+	start := time.Now()
+	b, err = cons.Fill(ctx, 30, 5*time.Second, 200*time.Millisecond)
+	require.NoError(t, err)
+	assert.Len(t, b, 1, "a partial batch is returned after the linger")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}

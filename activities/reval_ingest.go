@@ -29,7 +29,7 @@ type SyncIngestActivities struct {
 	ES       *esclient.Client
 	// BatchSize is the documents per bulk request (default 1000).
 	BatchSize int
-	// Receivers is the number of concurrent SQS receivers (default 8).
+	// Receivers is the number of concurrent SQS receivers (default 16).
 	Receivers int
 }
 
@@ -231,7 +231,7 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 	defer cancel()
 	receivers := a.Receivers
 	if receivers <= 0 {
-		receivers = 8
+		receivers = 16
 	}
 	errs := make(chan error, receivers)
 	var wg sync.WaitGroup
@@ -249,7 +249,8 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 	if quiet <= 0 {
 		quiet = 3 * time.Second
 	}
-	tick := time.NewTicker(time.Second)
+	// A short tick: the phase ends within 200 ms of its last document being stored.
+	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	// stopReceivers ends the receivers, gracefully (they store and delete what they hold) or
 	// by cancelling them, and returns the first error one of them hit.

@@ -75,8 +75,13 @@ test-es:
 	fi
 	$(GO) test $(GOTESTFLAGS) ./internal/esclient/...
 
+## bench: the revalidation sync benchmark (bench/README.md): BENCH_DOCTORS doctors drained by a bare
+## client and by RevalidationSync on the worker, side by side; result in bench/results/.
+## Needs the stack (make stack-up); BENCH_DOCTORS=20000 for a quick run. Takes minutes.
+BENCH_DOCTORS ?= 300000
+BENCH_FLAGS ?=
 bench:
-	@echo "bench: no benchmarks yet"
+	$(WITH_STACK_ENV) $(GO) run ./bench/reval -doctors $(BENCH_DOCTORS) $(BENCH_FLAGS)
 
 ## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
 clean-stack: stack-down

@@ -449,27 +449,52 @@ func TestCountQueryExistsTermAndThroughAFilteredAlias(t *testing.T) {
 	name := e.index("countq", MasterDoctorMapping())
 	acts := e.aliases(name)
 	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
+	noTCS := doctor("d4", true, "1-A", "1-B")
+	delete(noTCS.Source.(view), "tcsPersonId") // a GMC-only doctor
+	noTCS.Source.(view)["gmcStatus"] = ""      // an empty string exists
+	withStatus := doctor("d2", false, "1-A", "1-B")
+	withStatus.Source.(view)["gmcStatus"] = "Approved"
 	e.bulk(name,
 		doctor("d1", true, "1-A", "1-A"),
-		doctor("d2", false, "1-A", "1-B"),
+		withStatus,
 		doctor("d3", nil, "1-A", "1-A"), // not seen by GMC: no existsInGmc field
+		noTCS,
 	)
-	exists := map[string]any{"exists": map[string]any{"field": "existsInGmc"}}
-	n, err := e.c.CountQuery(e.ctx, name, exists)
+	count := func(indexOrAlias string, q map[string]any) int64 {
+		t.Helper()
+		n, err := e.c.CountQuery(e.ctx, indexOrAlias, q)
+		require.NoError(t, err)
+		return n
+	}
+	exists := func(field string) map[string]any { return map[string]any{"exists": map[string]any{"field": field}} }
+	assert.Equal(t, int64(3), count(name, exists("existsInGmc")))
+	assert.Equal(t, int64(1), count(name, map[string]any{"bool": map[string]any{"must_not": []any{exists("existsInGmc")}}}))
+	assert.Equal(t, int64(3), count(name, exists("tcsPersonId")), "long field")
+	assert.Equal(t, int64(1), count(name, map[string]any{"bool": map[string]any{"must_not": []any{exists("tcsPersonId")}}}))
+	assert.Equal(t, int64(2), count(name, exists("gmcStatus")), "text field; an empty string exists")
+	assert.Equal(t, int64(0), count(name, exists("noSuchField")))
+	assert.Equal(t, int64(2), count(name, map[string]any{"term": map[string]any{"existsInGmc": true}}))
+	assert.Equal(t, int64(1), count(name, map[string]any{"term": map[string]any{"gmcReferenceNumber.keyword": "gmcd2"}}))
+	assert.Equal(t, int64(4), count(name, nil), "nil query counts everything")
+
+	// Through filtered aliases the alias filter applies too.
+	assert.Equal(t, int64(1), count(acts[1].Alias, exists("tcsPersonId")), "current_connections AND has TCS data")
+	assert.Equal(t, int64(2), count(acts[2].Alias, exists("existsInGmc")), "discrepancies AND seen by GMC")
+	assert.Equal(t, int64(1), count(acts[2].Alias, map[string]any{"term": map[string]any{"existsInGmc": false}}))
+
+	// Counts follow later writes after a refresh (estest caches counts per refresh).
+	e.bulk(name, doctor("d5", true, "1-A", "1-C"))
+	assert.Equal(t, int64(4), count(name, exists("existsInGmc")))
+	assert.Equal(t, int64(2), count(acts[1].Alias, exists("tcsPersonId")))
+	res, err := e.c.BulkUpsert(e.ctx, name, []Doc{{ID: "d1", Source: map[string]any{"existsInGmc": false}}}, WithRefresh())
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), n)
-	n, err = e.c.CountQuery(e.ctx, name, map[string]any{"bool": map[string]any{"must_not": []any{exists}}})
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n)
-	n, err = e.c.CountQuery(e.ctx, name, map[string]any{"term": map[string]any{"existsInGmc": true}})
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n)
-	n, err = e.c.CountQuery(e.ctx, acts[2].Alias, exists) // discrepancies AND seen by GMC
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n)
-	_, err = e.c.CountQuery(e.ctx, e.p+"missing", exists)
+	require.Empty(t, res.Failed)
+	assert.Equal(t, int64(1), count(acts[1].Alias, exists("tcsPersonId")))
+
+	_, err = e.c.CountQuery(e.ctx, e.p+"missing", exists("existsInGmc"))
 	require.Error(t, err)
 	assert.True(t, IsNotFound(err), "%v", err)
+	assert.Contains(t, err.Error(), e.p+"missing")
 }
 
 func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
@@ -485,7 +510,9 @@ func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, res.Failed)
 	seen := map[string]bool{}
+	calls := 0
 	err = e.c.Scan(e.ctx, name, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
+		calls++
 		assert.False(t, seen[id], "document %s scanned twice", id)
 		seen[id] = true
 		var fields map[string]any
@@ -494,16 +521,30 @@ func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+	assert.Equal(t, n, calls)
 	assert.Len(t, seen, n)
 
+	// nil fields: the whole source; an oversized page is capped (ES refuses > 10 000).
+	calls = 0
+	err = e.c.Scan(e.ctx, name, nil, 50000, func(id string, src json.RawMessage) error {
+		calls++
+		var fields map[string]any
+		require.NoError(t, json.Unmarshal(src, &fields))
+		assert.Len(t, fields, 3)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, n, calls)
+
 	empty := e.index("scan-empty", MasterDoctorMapping())
-	calls := 0
+	calls = 0
 	require.NoError(t, e.c.Scan(e.ctx, empty, nil, 100, func(string, json.RawMessage) error { calls++; return nil }))
 	assert.Zero(t, calls)
 
 	err = e.c.Scan(e.ctx, e.p+"missing", nil, 100, func(string, json.RawMessage) error { return nil })
 	require.Error(t, err)
 	assert.True(t, IsNotFound(err), "%v", err)
+	assert.Contains(t, err.Error(), e.p+"missing")
 
 	stop := errors.New("enough")
 	calls = 0
@@ -516,4 +557,44 @@ func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
 	})
 	assert.ErrorIs(t, err, stop)
 	assert.Equal(t, 10, calls)
+}
+
+func TestScanIsASnapshotAndFollowsAliasFilters(t *testing.T) {
+	e := target(t)
+	name := e.index("scan-snap", MasterDoctorMapping())
+	acts := e.aliases(name)
+	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
+	var docs []Doc
+	for i := range 30 {
+		docs = append(docs, doctor("s"+strconv.Itoa(i), i%3 == 0, "1-A", "1-A"))
+	}
+	e.bulk(name, docs...)
+
+	seen := map[string]bool{}
+	err := e.c.Scan(e.ctx, name, []string{"id"}, 7, func(id string, _ json.RawMessage) error {
+		if len(seen) == 0 { // writes after the first page do not show through the scroll
+			e.bulk(name, doctor("late", true, "1-A", "1-A"))
+			res, err := e.c.BulkUpsert(e.ctx, name, []Doc{{ID: "s29", Source: map[string]any{"existsInGmc": true}}}, WithRefresh())
+			require.NoError(t, err)
+			require.Empty(t, res.Failed)
+		}
+		seen[id] = true
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Len(t, seen, 30)
+	assert.False(t, seen["late"])
+	assert.Equal(t, int64(31), e.count(name), "the late document is there for later reads")
+
+	var connected []string
+	err = e.c.Scan(e.ctx, acts[1].Alias, []string{"existsInGmc"}, 4, func(id string, src json.RawMessage) error {
+		connected = append(connected, id)
+		assert.JSONEq(t, `{"existsInGmc":true}`, string(src))
+		return nil
+	})
+	require.NoError(t, err)
+	sort.Strings(connected)
+	assert.Len(t, connected, 12, "10 of s0..s29, s29 (updated) and late: %v", connected)
+	assert.Contains(t, connected, "late")
+	assert.Contains(t, connected, "s29")
 }

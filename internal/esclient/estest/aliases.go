@@ -355,10 +355,7 @@ func (s *server) catIndices(w http.ResponseWriter, r *http.Request, pattern stri
 	rows := []any{}
 	for _, t := range ts {
 		ix := t.ix
-		docs := 0
-		for _, d := range ix.visible {
-			docs += 1 + nestedCount(ix.mapping, d.source)
-		}
+		docs := ix.luceneDocs()
 		vals := map[string]string{
 			"health": "green", "status": "open", "index": ix.name, "uuid": ix.uuid, "pri": "1", "rep": "0",
 			"docs.count": strconv.Itoa(docs), "docs.deleted": "0",

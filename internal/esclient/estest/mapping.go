@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // field is one mapped field (or the root / an object).
@@ -316,7 +317,7 @@ var optionalTimeLayouts = []string{
 
 // parseDate returns epoch millis for a date value, or an error reason.
 func parseDate(f *field, v any) (int64, bool) {
-	s := fmt.Sprint(v)
+	s := keywordString(v)
 	for _, df := range f.formats {
 		switch df.name {
 		case "epoch_millis":
@@ -324,10 +325,8 @@ func parseDate(f *field, v any) (int64, bool) {
 				return int64(n), true
 			}
 		case "strict_date_optional_time", "date_optional_time":
-			for _, l := range optionalTimeLayouts {
-				if t, err := time.Parse(l, s); err == nil {
-					return t.UnixMilli(), true
-				}
+			if ms, ok := parseOptionalTime(s); ok {
+				return ms, true
 			}
 		case "strict_date", "date":
 			if t, err := time.Parse("2006-01-02", s); err == nil {
@@ -342,14 +341,44 @@ func parseDate(f *field, v any) (int64, bool) {
 	return 0, false
 }
 
+// parseOptionalTime parses strict_date_optional_time. The layouts are tried from the one
+// the value's length and shape can match, as trying all of them for every date of every
+// document dominated bulk indexing.
+func parseOptionalTime(s string) (int64, bool) {
+	first := 0
+	switch {
+	case len(s) == 10 && s[4] == '-':
+		first = 6 // 2006-01-02
+	case len(s) > 10 && s[10] == 'T' && !strings.ContainsAny(s[10:], "Z+-"):
+		first = 1 // no zone
+	}
+	for k := range optionalTimeLayouts {
+		l := optionalTimeLayouts[(first+k)%len(optionalTimeLayouts)]
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UnixMilli(), true
+		}
+	}
+	return 0, false
+}
+
 // ---- documents ----
 
-// docParser validates a source document against (a copy of) the mapping,
-// adding dynamic fields as Elasticsearch does.
+// docParser validates a source document against the mapping, adding dynamic fields as
+// Elasticsearch does. With readOnly set it never changes the mapping: a document that
+// needs a new field fails with errNeedsMapping, and the caller retries on a clone. This
+// keeps the common case (every field already mapped) free of a mapping copy per document,
+// and a mapping, once stored on an index, immutable (queries memoize field resolution
+// by its pointer).
 type docParser struct {
-	id   string
-	root *field
+	id       string
+	root     *field
+	readOnly bool
+	sorted   bool // check members in key order (see object)
 }
+
+// errNeedsMapping is returned by a readOnly docParser for a document that would add a
+// dynamic field.
+var errNeedsMapping = &esErr{status: 500, typ: "estest_needs_mapping", reason: "estest: internal: mapping update needed"}
 
 func preview(v any) string {
 	switch x := v.(type) {
@@ -370,44 +399,71 @@ func (p *docParser) object(obj *field, prefix string, m map[string]any, dyn stri
 	if obj.dynamic != "" {
 		dyn = obj.dynamic
 	}
+	if !p.sorted {
+		// Fast path: map order. A document that fails is checked again in key order,
+		// so the error reported (the first failing field) does not depend on map order.
+		ok := true
+		for k, v := range m {
+			if e := p.member(obj, prefix, k, v, dyn); e != nil {
+				if e == errNeedsMapping {
+					return e
+				}
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	saved := p.sorted
+	p.sorted = true
+	defer func() { p.sorted = saved }()
 	for _, k := range keys {
-		v := m[k]
-		path := prefix + k
-		if k == "" || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
-			return newErr(400, "mapper_parsing_exception", "field name cannot be an empty string")
-		}
-		if strings.Contains(k, ".") {
-			return unsupported("dotted field name [%s] in a document", path)
-		}
-		if k == "_id" || k == "_index" || k == "_source" || k == "_routing" {
-			return newErr(400, "mapper_parsing_exception",
-				"Field [%s] is a metadata field and cannot be added inside a document. Use the index API request parameters.", k)
-		}
-		f := obj.props[k]
-		if f == nil {
-			switch dyn {
-			case "strict":
-				return newErr(400, "strict_dynamic_mapping_exception",
-					"mapping set to strict, dynamic introduction of [%s] within [%s] is not allowed", k, strings.TrimSuffix(prefix, ".")+orDoc(prefix))
-			case "false":
-				continue
-			}
-			f = inferField(v)
-			if f == nil {
-				continue
-			}
-			obj.props[k] = f
-		}
-		if e := p.value(f, path, v, dyn); e != nil {
+		if e := p.member(obj, prefix, k, m[k], dyn); e != nil {
 			return e
 		}
 	}
 	return nil
+}
+
+// member checks one member k of an object (path prefix+k).
+func (p *docParser) member(obj *field, prefix, k string, v any, dyn string) *esErr {
+	path := prefix + k
+	if k == "" || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
+		return newErr(400, "mapper_parsing_exception", "field name cannot be an empty string")
+	}
+	if strings.Contains(k, ".") {
+		return unsupported("dotted field name [%s] in a document", path)
+	}
+	if k == "_id" || k == "_index" || k == "_source" || k == "_routing" {
+		return newErr(400, "mapper_parsing_exception",
+			"Field [%s] is a metadata field and cannot be added inside a document. Use the index API request parameters.", k)
+	}
+	f := obj.props[k]
+	if f == nil {
+		switch dyn {
+		case "strict":
+			return newErr(400, "strict_dynamic_mapping_exception",
+				"mapping set to strict, dynamic introduction of [%s] within [%s] is not allowed", k, strings.TrimSuffix(prefix, ".")+orDoc(prefix))
+		case "false":
+			return nil
+		}
+		f = inferField(v)
+		if f == nil {
+			return nil
+		}
+		if p.readOnly {
+			return errNeedsMapping
+		}
+		obj.props[k] = f
+	}
+	return p.value(f, path, v, dyn)
 }
 
 func orDoc(prefix string) string {
@@ -600,29 +656,44 @@ func resolve(root *field, path string) (f *field, src []string, throughNested bo
 	return nil, nil, false
 }
 
+// eachValue calls fn with each leaf value at path below v (arrays flattened at any
+// level, nulls skipped) until fn returns false; it reports whether it ran to the end.
+// It allocates nothing, which matters when a count walks hundreds of thousands of
+// documents.
+func eachValue(v any, path []string, fn func(any) bool) bool {
+	for i, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			for _, e := range x {
+				if !eachValue(e, path[i:], fn) {
+					return false
+				}
+			}
+			return true
+		default:
+			return true
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return true
+	case []any:
+		for _, e := range x {
+			if !eachValue(e, nil, fn) {
+				return false
+			}
+		}
+		return true
+	}
+	return fn(v)
+}
+
 // sourceValues returns the leaf values at path (arrays flattened).
 func sourceValues(src map[string]any, path []string) []any {
 	var out []any
-	var walk func(v any, i int)
-	walk = func(v any, i int) {
-		if v == nil {
-			return
-		}
-		if arr, ok := v.([]any); ok {
-			for _, e := range arr {
-				walk(e, i)
-			}
-			return
-		}
-		if i == len(path) {
-			out = append(out, v)
-			return
-		}
-		if m, ok := v.(map[string]any); ok {
-			walk(m[path[i]], i+1)
-		}
-	}
-	walk(src, 0)
+	eachValue(src, path, func(v any) bool { out = append(out, v); return true })
 	return out
 }
 
@@ -646,38 +717,61 @@ func keywordString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// indexedTerms returns the terms the field indexes for a document, as
-// canonical strings (what term queries and doc values see).
-func indexedTerms(f *field, src map[string]any, path []string) []string {
-	var out []string
-	for _, v := range sourceValues(src, path) {
-		switch f.typ {
-		case "keyword":
-			s := keywordString(v)
-			if f.ignoreAbove > 0 && len([]rune(s)) > f.ignoreAbove {
-				continue
-			}
-			out = append(out, s)
-		case "text":
-			out = append(out, tokens(keywordString(v))...)
-		case "boolean":
-			if b, ok := toBool(v); ok {
-				out = append(out, strconv.FormatBool(b))
-			}
-		case "long", "integer", "short", "byte":
-			if i, ok := toInteger(v, f.typ); ok {
-				out = append(out, strconv.FormatInt(i, 10))
-			}
-		case "double", "float", "half_float", "scaled_float":
-			if x, ok := toFloat(v); ok {
-				out = append(out, strconv.FormatFloat(x, 'g', -1, 64))
-			}
-		case "date":
-			if ms, ok := parseDate(f, v); ok {
-				out = append(out, strconv.FormatInt(ms, 10))
-			}
+// leafTerm is the term a keyword, boolean, numeric or date field indexes for one source
+// value (text fields index tokens instead); false when nothing is indexed (ignore_above,
+// a value that does not convert).
+func leafTerm(f *field, v any) (string, bool) {
+	switch f.typ {
+	case "keyword":
+		s := keywordString(v)
+		if f.ignoreAbove > 0 && utf8.RuneCountInString(s) > f.ignoreAbove {
+			return "", false
+		}
+		return s, true
+	case "boolean":
+		if b, ok := toBool(v); ok {
+			return strconv.FormatBool(b), true
+		}
+	case "long", "integer", "short", "byte":
+		if i, ok := toInteger(v, f.typ); ok {
+			return strconv.FormatInt(i, 10), true
+		}
+	case "double", "float", "half_float", "scaled_float":
+		if x, ok := toFloat(v); ok {
+			return strconv.FormatFloat(x, 'g', -1, 64), true
+		}
+	case "date":
+		if ms, ok := parseDate(f, v); ok {
+			return strconv.FormatInt(ms, 10), true
 		}
 	}
+	return "", false
+}
+
+// eachTerm calls fn with each term the field indexes for a document, as canonical strings
+// (what term queries and doc values see), until fn returns false; it reports whether it
+// ran to the end.
+func eachTerm(f *field, src map[string]any, path []string, fn func(string) bool) bool {
+	return eachValue(src, path, func(v any) bool {
+		if f.typ == "text" {
+			for _, t := range tokens(keywordString(v)) {
+				if !fn(t) {
+					return false
+				}
+			}
+			return true
+		}
+		if t, ok := leafTerm(f, v); ok {
+			return fn(t)
+		}
+		return true
+	})
+}
+
+// indexedTerms returns the terms the field indexes for a document.
+func indexedTerms(f *field, src map[string]any, path []string) []string {
+	var out []string
+	eachTerm(f, src, path, func(t string) bool { out = append(out, t); return true })
 	return out
 }
 

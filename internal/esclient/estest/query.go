@@ -1,8 +1,8 @@
 package estest
 
 import (
-	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -66,24 +66,54 @@ func singleField(kind string, body any) (string, any, *esErr) {
 	return fieldName, val, nil
 }
 
-func termMatch(ix *index, d *document, fieldName string, values []any) bool {
-	f, path, nested := resolve(ix.mapping, fieldName)
-	if f == nil || nested || f.typ == "object" || f.typ == "nested" {
-		return false
-	}
-	have := indexedTerms(f, d.source, path)
-	for _, v := range values {
-		want, ok := queryTerm(f, v)
-		if !ok {
-			continue
-		}
-		for _, h := range have {
-			if h == want {
-				return true
+// fieldRef resolves a field name against an index mapping, memoized by the mapping's
+// pointer: a stored mapping is never changed in place (bulk replaces it with a copy when
+// a dynamic field is added), so a count over hundreds of thousands of documents resolves
+// the name once instead of once per document. Queries run under the server lock only.
+type fieldRef struct {
+	name   string
+	root   *field
+	f      *field
+	path   []string
+	nested bool
+	// wants are the query values converted for f (term and terms queries).
+	values []any
+	wants  []string
+}
+
+func (r *fieldRef) get(root *field) *fieldRef {
+	if r.root != root || root == nil {
+		r.root = root
+		r.f, r.path, r.nested = resolve(root, r.name)
+		r.wants = r.wants[:0]
+		if r.f != nil {
+			for _, v := range r.values {
+				if w, ok := queryTerm(r.f, v); ok {
+					r.wants = append(r.wants, w)
+				}
 			}
 		}
 	}
-	return false
+	return r
+}
+
+func termMatch(ix *index, d *document, ref *fieldRef) bool {
+	r := ref.get(ix.mapping)
+	f := r.f
+	if f == nil || r.nested || f.typ == "object" || f.typ == "nested" || len(r.wants) == 0 {
+		return false
+	}
+	found := false
+	eachTerm(f, d.source, r.path, func(h string) bool {
+		for _, w := range r.wants {
+			if h == w {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
 }
 
 func parseTerm(body any) (query, *esErr) {
@@ -101,8 +131,9 @@ func parseTerm(body any) (query, *esErr) {
 	if _, ok := val.([]any); ok {
 		return nil, parseErr("[term] query does not support array of values")
 	}
+	ref := &fieldRef{name: fieldName, values: []any{val}}
 	return func(ix *index, d *document) (bool, *esErr) {
-		return termMatch(ix, d, fieldName, []any{val}), nil
+		return termMatch(ix, d, ref), nil
 	}, nil
 }
 
@@ -115,8 +146,9 @@ func parseTerms(body any) (query, *esErr) {
 	if !ok {
 		return nil, unsupported("terms lookup / non-array terms for [%s]", fieldName)
 	}
+	ref := &fieldRef{name: fieldName, values: vals}
 	return func(ix *index, d *document) (bool, *esErr) {
-		return termMatch(ix, d, fieldName, vals), nil
+		return termMatch(ix, d, ref), nil
 	}, nil
 }
 
@@ -126,15 +158,19 @@ func parseExists(body any) (query, *esErr) {
 	if !ok || name == "" {
 		return nil, parseErr("[exists] must be provided with a [field]")
 	}
+	ref := &fieldRef{name: name}
+	none := func(string) bool { return false }
+	anyValue := func(any) bool { return false }
 	return func(ix *index, d *document) (bool, *esErr) {
-		f, path, nested := resolve(ix.mapping, name)
-		if f == nil || nested {
+		r := ref.get(ix.mapping)
+		if r.f == nil || r.nested {
 			return false, nil
 		}
-		if f.typ == "object" {
-			return len(sourceValues(d.source, path)) > 0, nil
+		if r.f.typ == "object" || r.f.typ == "text" {
+			// A text value without tokens ("" or "-") exists too: Lucene writes its norm.
+			return !eachValue(d.source, r.path, anyValue), nil
 		}
-		return len(indexedTerms(f, d.source, path)) > 0, nil
+		return !eachTerm(r.f, d.source, r.path, none), nil
 	}, nil
 }
 
@@ -240,17 +276,18 @@ func parseScript(body any) (query, *esErr) {
 	if g == nil {
 		return nil, unsupported("unsupported script [%s]; only doc['a'] == doc['b'] and doc['a'] != doc['b'] are supported", src)
 	}
-	a, b, op := g[1]+g[2], g[4]+g[5], g[3]
+	a, b, op := &fieldRef{name: g[1] + g[2]}, &fieldRef{name: g[4] + g[5]}, g[3]
 	return func(ix *index, d *document) (bool, *esErr) {
-		va, e := docValues(ix, d, a)
+		var bufA, bufB [4]string
+		va, e := docValues(ix, d, a, bufA[:0])
 		if e != nil {
 			return false, e
 		}
-		vb, e := docValues(ix, d, b)
+		vb, e := docValues(ix, d, b, bufB[:0])
 		if e != nil {
 			return false, e
 		}
-		eq := reflect.DeepEqual(va, vb)
+		eq := va.equal(vb)
 		if op == "==" {
 			return eq, nil
 		}
@@ -258,9 +295,24 @@ func parseScript(body any) (query, *esErr) {
 	}, nil
 }
 
+// docVals is what doc['field'] returns in Painless: a list of the doc values of one kind
+// (ScriptDocValues.Strings, Longs, ...).
 type docVals struct {
 	kind string
 	vals []string
+}
+
+// equal is List.equals as Painless applies it to two doc-values lists: same length and
+// equal elements; elements of different kinds (a String and a Long) are never equal, two
+// empty lists always are.
+func (a docVals) equal(b docVals) bool {
+	if len(a.vals) != len(b.vals) {
+		return false
+	}
+	if len(a.vals) == 0 {
+		return true
+	}
+	return a.kind == b.kind && slices.Equal(a.vals, b.vals)
 }
 
 func scriptErr(src, reason string) *esErr {
@@ -268,29 +320,36 @@ func scriptErr(src, reason string) *esErr {
 		cause(newErr(400, "illegal_argument_exception", "%s", reason))
 }
 
-// docValues mimics doc['field'] in Painless: sorted (and for strings
-// de-duplicated) doc values; unmapped fields and text fields without
-// fielddata are runtime errors, as in Elasticsearch.
-func docValues(ix *index, d *document, name string) (docVals, *esErr) {
-	f, path, nested := resolve(ix.mapping, name)
-	src := "doc['" + name + "']"
-	if f == nil || nested || f.typ == "object" || f.typ == "nested" {
-		return docVals{}, scriptErr(src, "No field found for ["+name+"] in mapping")
+// docValueKinds maps field types to the ScriptDocValues class doc['field'] returns.
+var docValueKinds = map[string]string{
+	"keyword": "string", "text": "string", "long": "long", "integer": "long", "short": "long", "byte": "long",
+	"double": "double", "float": "double", "half_float": "double", "scaled_float": "double",
+	"boolean": "boolean", "date": "date",
+}
+
+// docValues mimics doc['field'] in Painless: sorted (and for strings de-duplicated) doc
+// values, appended to buf; unmapped fields and text fields without fielddata are runtime
+// errors, as in Elasticsearch.
+func docValues(ix *index, d *document, ref *fieldRef, buf []string) (docVals, *esErr) {
+	r := ref.get(ix.mapping)
+	f := r.f
+	src := func() string { return "doc['" + ref.name + "']" }
+	if f == nil || r.nested || f.typ == "object" || f.typ == "nested" {
+		return docVals{}, scriptErr(src(), "No field found for ["+ref.name+"] in mapping")
 	}
 	if f.typ == "text" && !f.fielddata {
-		return docVals{}, scriptErr(src, "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on ["+name+"] in order to load field data by uninverting the inverted index. Note that this can use significant memory.")
+		return docVals{}, scriptErr(src(), "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on ["+ref.name+"] in order to load field data by uninverting the inverted index. Note that this can use significant memory.")
 	}
-	vals := indexedTerms(f, d.source, path)
-	kind := f.typ
-	switch f.typ {
-	case "keyword", "text":
-		kind = "string"
+	vals := buf
+	eachTerm(f, d.source, r.path, func(t string) bool { vals = append(vals, t); return true })
+	kind := docValueKinds[f.typ]
+	if len(vals) > 1 {
 		sort.Strings(vals)
-		vals = dedup(vals)
-	default:
-		sort.Strings(vals)
+		if kind == "string" {
+			vals = dedup(vals)
+		}
 	}
-	return docVals{kind: kind, vals: append([]string{}, vals...)}, nil
+	return docVals{kind: kind, vals: vals}, nil
 }
 
 func dedup(s []string) []string {

@@ -40,16 +40,55 @@ type index struct {
 	uuid     string
 	created  time.Time
 	settings map[string]any
-	mapping  *field
+	mapping  *field               // never changed in place: bulk stores a changed copy
 	docs     map[string]*document // latest writes
 	visible  []*document          // as of the last refresh, in order
 	aliases  map[string]*alias
 	seqNo    int64
 	dirty    bool
+	// pending are the documents created since the last refresh, in order; rewritten
+	// says a document was replaced or deleted since then. Together they let a refresh
+	// of an index that only grew append instead of re-sorting every document.
+	pending   []*document
+	rewritten bool
+	// rewrites is bumped by a refresh that replaced or removed visible documents; until
+	// then visible only grows at the end.
+	rewrites int64
+	// counts caches _count results by alias filters and query, valid for one mapping and
+	// one rewrites value, each covering visible[:upto]: a reader polling a filtered alias
+	// of a 300 000-document index must not hold the server lock for a scan each time, and
+	// after a refresh that only added documents only those are counted.
+	counts        map[string]*countEntry
+	countsRewrite int64
+	countsMapping *field
+	catDocs       *catDocsCache
+}
+
+type countEntry struct {
+	n, upto int
+}
+
+// luceneDocs is _cat/indices' docs.count (each nested object counts as a document),
+// cached like counts.
+func (ix *index) luceneDocs() int {
+	if ix.catDocs == nil || ix.catDocs.rewrites != ix.rewrites || ix.catDocs.mapping != ix.mapping {
+		ix.catDocs = &catDocsCache{rewrites: ix.rewrites, mapping: ix.mapping}
+	}
+	c := ix.catDocs
+	for _, d := range ix.visible[c.upto:] {
+		c.n += 1 + nestedCount(ix.mapping, d.source)
+	}
+	c.upto = len(ix.visible)
+	return c.n
+}
+
+type catDocsCache struct {
+	countEntry
+	rewrites int64
+	mapping  *field
 }
 
 type server struct {
-	t       testing.TB
 	log     func(format string, args ...any)
 	mu      sync.Mutex
 	scrolls map[string]*scrollCtx
@@ -59,11 +98,15 @@ type server struct {
 	done    bool
 }
 
+func newServer(logf func(format string, args ...any)) *server {
+	return &server{log: logf, indices: map[string]*index{}, scrolls: map[string]*scrollCtx{}}
+}
+
 // Start runs the test server on 127.0.0.1 and returns its base URL. State
 // lives in memory and is discarded on t.Cleanup. It is for tests only.
 func Start(t testing.TB) string {
 	t.Helper()
-	s := &server{t: t, indices: map[string]*index{}}
+	s := NewHandler(t.Logf).(*server)
 	ts := httptest.NewUnstartedServer(s)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,11 +116,19 @@ func Start(t testing.TB) string {
 	ts.Start()
 	t.Cleanup(func() {
 		s.mu.Lock()
-		s.done = true
+		s.done = true // t.Logf must not be called once the test has ended
 		s.mu.Unlock()
 		ts.Close()
 	})
 	return ts.URL
+}
+
+// NewHandler returns the test server as an http.Handler, for running it as a standalone
+// process (estest-server) where Elasticsearch cannot be installed: the demo and the
+// benchmark, whose worker is a separate process. State lives in memory (nothing is
+// persisted); logf, which may be nil, receives the requests estest does not support.
+func NewHandler(logf func(format string, args ...any)) http.Handler {
+	return newServer(logf)
 }
 
 func randomID(n int) string {
@@ -86,27 +137,53 @@ func randomID(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }
 
+// logf reports a gap (a request estest does not support); callers hold s.mu.
 func (s *server) logf(format string, args ...any) {
-	switch {
-	case s.done:
-	case s.t != nil:
-		s.t.Logf("estest: "+format, args...)
-	case s.log != nil:
-		s.log("estest: "+format, args...)
+	if s.done || s.log == nil {
+		return
+	}
+	s.log("estest: "+format, args...)
+}
+
+// response buffers what a handler writes while the server lock is held; JSON bodies are
+// encoded after the lock is released, so a large _bulk or scroll response does not make
+// every other request wait. Handlers only put fresh values or stored documents (which
+// are never changed in place) in a response, so encoding them unlocked is safe.
+type response struct {
+	header http.Header
+	status int
+	v      any
+	isJSON bool
+	body   bytes.Buffer
+}
+
+func (r *response) Header() http.Header         { return r.header }
+func (r *response) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *response) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
 	}
 }
 
-// NewHandler returns the test server as an http.Handler, for running it as a standalone
-// process (estest-server) where Elasticsearch cannot be installed: the demo and the
-// benchmark. State lives in memory; logf receives requests estest does not support.
-func NewHandler(logf func(format string, args ...any)) http.Handler {
-	return &server{log: logf, indices: map[string]*index{}}
+func (r *response) flush(w http.ResponseWriter, method string) {
+	if r.isJSON && method != http.MethodHead {
+		_ = json.NewEncoder(&r.body).Encode(r.v)
+	}
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body.Bytes())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.Header().Set("X-elastic-product", "Elasticsearch")
 	w.WriteHeader(status)
+	if r, ok := w.(*response); ok {
+		r.v, r.isJSON = v, true
+		return
+	}
 	_ = json.NewEncoder(w).Encode(v)
 }
 
@@ -154,23 +231,34 @@ func decodeJSON(body []byte, v any) *esErr {
 	return nil
 }
 
-// ServeHTTP routes the supported REST subset.
+// ServeHTTP routes the supported REST subset. One lock serialises the handlers, as the
+// state is small and every handler is quick; a _bulk body is parsed before the lock is
+// taken and responses are encoded after it is released.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	p := strings.Trim(r.URL.Path, "/")
 	var segs []string
 	if p != "" {
 		segs = strings.Split(p, "/")
 	}
-	e := s.route(w, r, segs, body)
-	if e != nil {
-		s.writeErr(w, r, e)
+	var bulk *bulkRequest
+	if n := len(segs); n >= 1 && n <= 2 && segs[n-1] == "_bulk" && (r.Method == http.MethodPost || r.Method == http.MethodPut) {
+		def := ""
+		if n == 2 {
+			def = segs[0]
+		}
+		bulk = parseBulk(def, body)
 	}
+	res := &response{header: w.Header()}
+	s.mu.Lock()
+	if e := s.route(res, r, segs, body, bulk); e != nil {
+		s.writeErr(res, r, e)
+	}
+	s.mu.Unlock()
+	res.flush(w, r.Method)
 }
 
-func (s *server) route(w http.ResponseWriter, r *http.Request, segs []string, body []byte) *esErr {
+func (s *server) route(w http.ResponseWriter, r *http.Request, segs []string, body []byte, bulk *bulkRequest) *esErr {
 	m := r.Method
 	is := func(methods ...string) bool {
 		for _, x := range methods {
@@ -180,15 +268,16 @@ func (s *server) route(w http.ResponseWriter, r *http.Request, segs []string, bo
 		}
 		return false
 	}
+	scroll := len(segs) >= 2 && len(segs) <= 3 && segs[0] == "_search" && segs[1] == "scroll"
 	switch {
 	case len(segs) == 0 && is("GET", "HEAD"):
 		return s.root(w, r)
-	case len(segs) == 2 && segs[0] == "_search" && segs[1] == "scroll" && is("GET", "POST"):
-		return s.scrollNext(w, r, body)
-	case len(segs) == 2 && segs[0] == "_search" && segs[1] == "scroll" && is("DELETE"):
-		return s.scrollClear(w, r, body)
+	case scroll && is("GET", "POST"):
+		return s.scrollNext(w, r, segs[2:], body)
+	case scroll && is("DELETE"):
+		return s.scrollClear(w, r, segs[2:], body)
 	case len(segs) == 1 && segs[0] == "_bulk" && is("POST", "PUT"):
-		return s.bulk(w, r, "", body)
+		return s.bulk(w, r, bulk)
 	case len(segs) == 1 && segs[0] == "_aliases" && is("POST", "PUT"):
 		return s.updateAliases(w, r, body)
 	case len(segs) == 2 && segs[0] == "_alias" && is("GET", "HEAD"):
@@ -202,7 +291,7 @@ func (s *server) route(w http.ResponseWriter, r *http.Request, segs []string, bo
 		}
 		return s.catIndices(w, r, pattern)
 	case len(segs) == 1 && (segs[0] == "_count" || segs[0] == "_search" || segs[0] == "_refresh"):
-		return s.route(w, r, []string{"_all", segs[0]}, body)
+		return s.route(w, r, []string{"_all", segs[0]}, body, bulk)
 	case len(segs) == 1 && !strings.HasPrefix(segs[0], "_") && is("PUT", "POST"):
 		return s.createIndex(w, r, segs[0], body)
 	case len(segs) == 1 && !strings.HasPrefix(segs[0], "_") && is("HEAD"):
@@ -210,7 +299,7 @@ func (s *server) route(w http.ResponseWriter, r *http.Request, segs []string, bo
 	case len(segs) == 1 && !strings.HasPrefix(segs[0], "_") && is("DELETE"):
 		return s.deleteIndex(w, r, segs[0])
 	case len(segs) == 2 && segs[1] == "_bulk" && is("POST", "PUT"):
-		return s.bulk(w, r, segs[0], body)
+		return s.bulk(w, r, bulk)
 	case len(segs) == 2 && segs[1] == "_refresh" && is("POST", "GET"):
 		return s.refresh(w, r, segs[0])
 	case len(segs) == 2 && segs[1] == "_count" && is("POST", "GET"):
@@ -280,8 +369,9 @@ func globMatch(pattern, name string) bool {
 // target is one concrete index an expression resolved to; filters == nil
 // means unfiltered access, otherwise documents must match any filter.
 type target struct {
-	ix      *index
-	filters []query
+	ix         *index
+	filters    []query
+	filterRaws []any // the filters as sent, for the count cache key
 }
 
 // resolveExpr resolves a comma-separated expression of indices, aliases and
@@ -290,18 +380,20 @@ func (s *server) resolveExpr(expr string, allowNoIndices bool) ([]target, *esErr
 	type acc struct {
 		unfiltered bool
 		filters    []query
+		raws       []any
 	}
 	hits := map[string]*acc{}
-	add := func(ix *index, f query) {
+	add := func(ix *index, al *alias) {
 		a := hits[ix.name]
 		if a == nil {
 			a = &acc{}
 			hits[ix.name] = a
 		}
-		if f == nil {
+		if al == nil || al.filter == nil {
 			a.unfiltered = true
 		} else {
-			a.filters = append(a.filters, f)
+			a.filters = append(a.filters, al.filter)
+			a.raws = append(a.raws, al.filterRaw)
 		}
 	}
 	for _, part := range strings.Split(expr, ",") {
@@ -327,7 +419,7 @@ func (s *server) resolveExpr(expr string, allowNoIndices bool) ([]target, *esErr
 				}
 				for an, al := range ix.aliases {
 					if globMatch(pat, an) {
-						add(ix, al.filter)
+						add(ix, al)
 					}
 				}
 			}
@@ -340,7 +432,7 @@ func (s *server) resolveExpr(expr string, allowNoIndices bool) ([]target, *esErr
 		found := false
 		for _, ix := range s.indices {
 			if al, ok := ix.aliases[part]; ok {
-				add(ix, al.filter)
+				add(ix, al)
 				found = true
 			}
 		}
@@ -361,7 +453,7 @@ func (s *server) resolveExpr(expr string, allowNoIndices bool) ([]target, *esErr
 		a := hits[n]
 		t := target{ix: s.indices[n]}
 		if !a.unfiltered {
-			t.filters = a.filters
+			t.filters, t.filterRaws = a.filters, a.raws
 		}
 		out = append(out, t)
 	}
@@ -492,13 +584,31 @@ func (s *server) refreshIndex(ix *index) {
 	if !ix.dirty {
 		return
 	}
-	vis := make([]*document, 0, len(ix.docs))
-	for _, d := range ix.docs {
-		vis = append(vis, d)
+	if !ix.rewritten {
+		// Only creations since the last refresh, all newer than every visible document.
+		ix.visible = append(ix.visible, ix.pending...)
+	} else {
+		// Keep the creation order: the previously visible documents, then the new ones,
+		// each replaced by its latest version or dropped when deleted (or deleted and
+		// created again, which gives a new order and a place among the new ones).
+		vis := make([]*document, 0, len(ix.docs))
+		keep := func(d *document) {
+			if cur := ix.docs[d.id]; cur != nil && cur.order == d.order {
+				vis = append(vis, cur)
+			}
+		}
+		for _, d := range ix.visible {
+			keep(d)
+		}
+		for _, d := range ix.pending {
+			keep(d)
+		}
+		ix.visible = vis
+		ix.rewrites++
 	}
-	sort.Slice(vis, func(i, j int) bool { return vis[i].order < vis[j].order })
-	ix.visible = vis
-	ix.dirty = false
+	clear(ix.pending)
+	ix.pending = ix.pending[:0]
+	ix.dirty, ix.rewritten = false, false
 }
 
 func (s *server) refresh(w http.ResponseWriter, r *http.Request, expr string) *esErr {
@@ -534,6 +644,70 @@ func (s *server) getMapping(w http.ResponseWriter, r *http.Request, expr string)
 
 var shardsOK = map[string]any{"total": 1, "successful": 1, "skipped": 0, "failed": 0}
 
+// maxResultWindow is index.max_result_window (default 10000), in either settings form.
+func maxResultWindow(ix *index) int {
+	v, ok := ix.settings["index.max_result_window"]
+	if !ok {
+		if im, isMap := ix.settings["index"].(map[string]any); isMap {
+			v, ok = im["max_result_window"]
+		}
+	}
+	n := 10000
+	if ok {
+		fmt.Sscan(fmt.Sprint(v), &n)
+	}
+	return n
+}
+
+func windowErr(format string, args ...any) *esErr {
+	return newErr(400, "search_phase_execution_exception", "all shards failed").with("phase", "query").
+		cause(newErr(400, "illegal_argument_exception", format, args...))
+}
+
+// hitJSON is one search hit (a struct: a scroll page holds thousands).
+type hitJSON struct {
+	Index  string   `json:"_index"`
+	Type   string   `json:"_type"`
+	ID     string   `json:"_id"`
+	Score  *float64 `json:"_score"`
+	Source any      `json:"_source,omitempty"`
+	Sort   []int64  `json:"sort,omitempty"`
+}
+
+var scoreOne = 1.0
+
+// hitRef is a matched document of a search: what a scroll snapshot keeps.
+type hitRef struct {
+	ix *index
+	d  *document
+}
+
+// fetch is the fetch phase of a search: _source filtering and the _doc sort.
+type fetch struct {
+	source   bool
+	includes []string
+	byDoc    bool // sort: ["_doc"]: no score, a sort value per hit
+}
+
+func (f fetch) hit(h hitRef, pos int) hitJSON {
+	out := hitJSON{Index: h.ix.name, Type: "_doc", ID: h.d.id, Score: &scoreOne}
+	if f.source {
+		out.Source = filterSource(h.d.source, f.includes)
+	}
+	if f.byDoc {
+		out.Score, out.Sort = nil, []int64{int64(pos)}
+	}
+	return out
+}
+
+// hitsTotal renders hits.total: an object, or a number with rest_total_hits_as_int.
+func hitsTotal(r *http.Request, value int, relation string) any {
+	if r.URL.Query().Get("rest_total_hits_as_int") == "true" {
+		return value
+	}
+	return map[string]any{"value": value, "relation": relation}
+}
+
 func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, body []byte, count bool) *esErr {
 	allowed := []string{"ignore_unavailable", "allow_no_indices", "expand_wildcards", "track_total_hits", "size", "from", "rest_total_hits_as_int"}
 	if !count {
@@ -550,9 +724,11 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 	if v := r.URL.Query().Get("size"); v != "" {
 		fmt.Sscan(v, &size)
 	}
+	if v := r.URL.Query().Get("from"); v != "" {
+		fmt.Sscan(v, &from)
+	}
 	track := any(json.Number("10000"))
-	fetchSource := true
-	var includes []string
+	f := fetch{source: true}
 	scroll := r.URL.Query().Get("scroll")
 	for k, v := range req {
 		switch {
@@ -564,23 +740,34 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 		case !count && k == "track_total_hits":
 			track = v
 		case !count && k == "sort":
-			if fmt.Sprint(v) != "[_doc]" {
+			if fmt.Sprint(v) != "[_doc]" && fmt.Sprint(v) != "_doc" {
 				return unsupported("sort other than [\"_doc\"]")
 			}
+			f.byDoc = true
 		case !count && k == "_source":
 			var e *esErr
-			if fetchSource, includes, e = parseSourceFilter(v); e != nil {
+			if f.source, f.includes, e = parseSourceFilter(v); e != nil {
 				return e
 			}
 		default:
 			return parseErr("request does not support [%s]", k)
 		}
 	}
+	var keepAlive time.Duration
 	if scroll != "" {
+		var e *esErr
+		if keepAlive, e = parseKeepAlive(scroll); e != nil {
+			return e
+		}
 		if from != 0 {
 			return newErr(400, "action_request_validation_exception", "Validation Failed: 1: using [from] is not allowed in a scroll context;")
 		}
-		size, from = int(^uint(0)>>1), 0 // collect every hit into the scroll snapshot below
+		if size == 0 {
+			return newErr(400, "action_request_validation_exception", "Validation Failed: 1: [size] cannot be [0] in a scroll context;")
+		}
+		if fmt.Sprint(track) == "false" {
+			return newErr(400, "action_request_validation_exception", "Validation Failed: 1: disabling [track_total_hits] is not allowed in a scroll context;")
+		}
 	}
 	q, e := parseQuery(req["query"])
 	if e != nil {
@@ -590,7 +777,26 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 	if e != nil {
 		return e
 	}
-	var matched []map[string]any
+	if count {
+		total := 0
+		for _, t := range ts {
+			n, e := s.count(t, req["query"], q)
+			if e != nil {
+				return e
+			}
+			total += n
+		}
+		writeJSON(w, 200, map[string]any{"count": total, "_shards": shardsOK})
+		return nil
+	}
+	for _, t := range ts {
+		if limit := maxResultWindow(t.ix); scroll != "" && size > limit {
+			return windowErr("Batch size is too large, size must be less than or equal to: [%d] but was [%d]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting.", limit, size)
+		} else if scroll == "" && from+size > limit {
+			return windowErr("Result window is too large, from + size must be less than or equal to: [%d] but was [%d]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.", limit, from+size)
+		}
+	}
+	var matched []hitRef
 	total := 0
 	for _, t := range ts {
 		for _, d := range t.ix.visible {
@@ -602,51 +808,67 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, expr string, bod
 				continue
 			}
 			total++
-			if !count && total > from && len(matched) < size {
-				hit := map[string]any{"_index": t.ix.name, "_type": "_doc", "_id": d.id, "_score": 1.0}
-				if fetchSource {
-					hit["_source"] = filterSource(d.source, includes)
-				}
-				matched = append(matched, hit)
+			if scroll != "" || (total > from && len(matched) < size) {
+				matched = append(matched, hitRef{t.ix, d})
 			}
 		}
 	}
-	if count {
-		writeJSON(w, 200, map[string]any{"count": total, "_shards": shardsOK})
-		return nil
-	}
 	if scroll != "" {
-		pageSize := 10
-		if v := r.URL.Query().Get("size"); v != "" {
-			fmt.Sscan(v, &pageSize)
-		}
-		if v, ok := req["size"]; ok {
-			fmt.Sscan(fmt.Sprint(v), &pageSize)
-		}
-		return s.scrollStart(w, matched, total, pageSize)
+		return s.scrollStart(w, r, matched, f, size, keepAlive)
 	}
-	hits := map[string]any{"max_score": nil, "hits": matched}
-	if len(matched) > 0 {
+	hits := map[string]any{"max_score": nil}
+	out := make([]hitJSON, len(matched))
+	for i, h := range matched {
+		out[i] = f.hit(h, from+i)
+	}
+	hits["hits"] = out
+	if len(matched) > 0 && !f.byDoc {
 		hits["max_score"] = 1.0
 	}
 	switch tv := fmt.Sprint(track); tv {
 	case "false":
 	case "true":
-		hits["total"] = map[string]any{"value": total, "relation": "eq"}
+		hits["total"] = hitsTotal(r, total, "eq")
 	default:
 		limit := 10000
 		fmt.Sscan(tv, &limit)
 		if total > limit {
-			hits["total"] = map[string]any{"value": limit, "relation": "gte"}
+			hits["total"] = hitsTotal(r, limit, "gte")
 		} else {
-			hits["total"] = map[string]any{"value": total, "relation": "eq"}
+			hits["total"] = hitsTotal(r, total, "eq")
 		}
-	}
-	if matched == nil {
-		hits["hits"] = []any{}
 	}
 	writeJSON(w, 200, map[string]any{"took": 1, "timed_out": false, "_shards": shardsOK, "hits": hits})
 	return nil
+}
+
+// count counts the visible documents of one target matching q, through the index's
+// count cache (see index.counts), keyed by the alias filters and the query as sent.
+func (s *server) count(t target, rawQuery any, q query) (int, *esErr) {
+	ix := t.ix
+	if ix.counts == nil || ix.countsRewrite != ix.rewrites || ix.countsMapping != ix.mapping || len(ix.counts) > 1000 {
+		ix.counts, ix.countsRewrite, ix.countsMapping = map[string]*countEntry{}, ix.rewrites, ix.mapping
+	}
+	entry := &countEntry{}
+	if kb, err := json.Marshal([]any{t.filterRaws, rawQuery}); err == nil {
+		if cached, ok := ix.counts[string(kb)]; ok {
+			entry = cached
+		} else {
+			ix.counts[string(kb)] = entry
+		}
+	}
+	n := entry.n
+	for _, d := range ix.visible[entry.upto:] {
+		ok, e := s.matches(t, d, q)
+		if e != nil {
+			return 0, searchPhaseErr(e)
+		}
+		if ok {
+			n++
+		}
+	}
+	entry.n, entry.upto = n, len(ix.visible)
+	return n, nil
 }
 
 func (s *server) matches(t target, d *document, q query) (bool, *esErr) {

@@ -20,15 +20,14 @@ type SearchIndexActivities struct {
 
 // Error types of the revalidation sync.
 const (
-	ErrSyncIndexEmpty      = "SyncIndexEmpty"
-	ErrSyncIndexShrunk     = "SyncIndexShrunk"
-	ErrSyncIncomplete      = "SyncIncomplete"
-	ErrMalformedMessage    = "MalformedSyncMessage"
-	ErrBulkRejected        = "BulkRejected"
-	ErrSyncDataTimeout     = "SyncDataTimeout"
-	ErrIndexStillLive      = "IndexStillLive"
-	ErrSyncIndexNameTaken  = "SyncIndexNameTaken"
-	ErrUnexpectedAliasPlan = "UnexpectedAliasState"
+	ErrSyncIndexEmpty     = "SyncIndexEmpty"
+	ErrSyncIndexShrunk    = "SyncIndexShrunk"
+	ErrSyncIncomplete     = "SyncIncomplete"
+	ErrMalformedMessage   = "MalformedSyncMessage"
+	ErrBulkRejected       = "BulkRejected"
+	ErrSyncDataTimeout    = "SyncDataTimeout"
+	ErrIndexStillLive     = "IndexStillLive"
+	ErrSyncIndexNameTaken = "SyncIndexNameTaken"
 )
 
 // revalAliases are the names the services read through; one switch moves all of them.

@@ -191,7 +191,6 @@ type gmcState struct {
 	end         *sqsclient.Message // the syncEnd, held undeleted until the phase is done
 	announced   int64
 	messages    atomic.Int64
-	created     atomic.Int64
 	lastMessage atomic.Int64 // unix nanos
 	// stop ends the receivers after their current receive; they store what they hold.
 	stop atomic.Bool
@@ -395,7 +394,6 @@ func (a *SyncIngestActivities) receiveGMC(ctx context.Context, url, index string
 			src := revalmsg.GMCDoc(*msg.Payload)
 			ids := byGMC[gmc]
 			if len(ids) == 0 {
-				st.created.Add(1)
 				ids = []string{revalmsg.GMCOnlyDocID(gmc)}
 			}
 			for _, id := range ids {

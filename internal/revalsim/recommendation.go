@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/opsflow/opsflow/internal/revalmsg"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/revalmsg"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
 
@@ -55,11 +54,6 @@ type Recommendation struct {
 	// Senders is how many goroutines send concurrently; 0 means DefaultSenders. The
 	// benchmark sends hundreds of thousands of messages, one SendMessageBatch of 10 per call.
 	Senders int
-	// MaxBacklog, when above 0, pauses sending while more messages than this wait in the
-	// queue. The dev stack's local SQS server refuses every receive once about 120 000
-	// messages wait (it applies AWS's in-flight limit to visible messages), so large runs
-	// (the benchmark) need it; AWS and ElasticMQ do not.
-	MaxBacklog int
 	// Answered counts the gmcSyncStarts served, for tests.
 	Answered atomic.Int32
 }
@@ -76,25 +70,6 @@ func (s *Recommendation) Run(ctx context.Context) error {
 	return serveCommand(ctx, s.AMQP, "reval.queue.recommendation.syncstart", "gmcSyncStart", &s.Answered, s.send)
 }
 
-// waitForBacklog pauses while more than MaxBacklog messages wait in the queue, as the real
-// service pages through its database (9000 doctors a page) rather than flooding the queue.
-func (s *Recommendation) waitForBacklog(ctx context.Context) error {
-	for {
-		visible, _, err := s.SQS.ApproximateCount(ctx, s.QueueURL)
-		if err != nil {
-			return fmt.Errorf("recommendation simulator: backlog: %w", err)
-		}
-		if visible <= s.MaxBacklog {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // send sends every doctor with Senders goroutines, each taking the next sqsclient.MaxBatch
 // doctors, and the syncEnd only after all of them were sent.
 func (s *Recommendation) send(ctx context.Context) error {
@@ -107,7 +82,6 @@ func (s *Recommendation) send(ctx context.Context) error {
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	var gate sync.Mutex // one sender at a time checks the backlog
 	for range senders {
 		wg.Go(func() {
 			bodies := make([]string, 0, sqsclient.MaxBatch)
@@ -115,15 +89,6 @@ func (s *Recommendation) send(ctx context.Context) error {
 				from := int(next.Add(sqsclient.MaxBatch)) - sqsclient.MaxBatch
 				if from >= total {
 					return
-				}
-				if s.MaxBacklog > 0 && from%5000 == 0 {
-					gate.Lock()
-					err := s.waitForBacklog(ctx)
-					gate.Unlock()
-					if err != nil {
-						cancel(err)
-						return
-					}
 				}
 				to := min(from+sqsclient.MaxBatch, total)
 				bodies = bodies[:0]

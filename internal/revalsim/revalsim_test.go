@@ -151,8 +151,8 @@ func receiveAll(t *testing.T, c *sqsclient.Client, url string, want int) []Index
 	defer cancel()
 	var got []IndexSyncMessage
 	for len(got) < want {
-		// Ask for no more than is missing: local-aws-sqs holds a long poll for its whole
-		// wait when fewer messages than asked for are available.
+		// Ask for no more than is missing: some SQS servers (local-aws-sqs) hold a long poll
+		// for its whole wait when fewer messages than asked for are available.
 		msgs, err := c.Receive(ctx, url, min(sqsclient.MaxBatch, want-len(got)), 5*time.Second)
 		require.NoError(t, err, "received %d of %d messages", len(got), want)
 		for _, m := range msgs {
@@ -220,8 +220,8 @@ func TestRecommendationSyncEndFollowsEveryDoctor(t *testing.T) {
 	pub := startRecommendation(t, conn, sim)
 	require.NoError(t, pub.Publish(context.Background(), "reval.exchange", "reval.recommendation.syncstart", []byte(GMCSyncStart)))
 	require.Eventually(t, func() bool { return sim.Answered.Load() == 1 }, 30*time.Second, 20*time.Millisecond)
-	// Everything is in the queue now; local-aws-sqs hands messages out in the order they were
-	// sent, so the syncEnd comes last only if it was sent after every doctor.
+	// Everything is in the queue now; the stack's SQS server (ElasticMQ) hands messages out in
+	// the order they were sent, so the syncEnd comes last only if it was sent after every doctor.
 	got := receiveAll(t, sqs, url, doctors+1)
 	assert.True(t, got[len(got)-1].SyncEnd, "the syncEnd is sent after all doctors")
 	checkGMCLeg(t, got, seed, doctors)

@@ -68,7 +68,7 @@ func run() error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return (&revalsim.TCS{Conn: conn, Doctors: *doctors, Seed: *seed}).Run(gctx) })
 	g.Go(func() error {
-		return (&revalsim.Recommendation{AMQP: conn, SQS: sqs, QueueURL: queueURL, Doctors: *doctors, GMCOnly: *gmcOnly, Seed: *seed, MaxBacklog: 50000}).Run(gctx)
+		return (&revalsim.Recommendation{AMQP: conn, SQS: sqs, QueueURL: queueURL, Doctors: *doctors, GMCOnly: *gmcOnly, Seed: *seed}).Run(gctx)
 	})
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

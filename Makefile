@@ -38,7 +38,6 @@ stack-status:
 build:
 	$(GO) build -o bin/opsflow-worker ./worker
 	$(GO) build -o bin/opsflow ./starter
-	$(GO) build -o bin/estest-server ./internal/esclient/estest/estest-server
 	$(GO) build -o bin/revalsim-peers ./internal/revalsim/revalsim-peers
 
 $(WORKFLOWCHECK):

@@ -3,31 +3,20 @@ package activities
 import (
 	"context"
 	"fmt"
-	"os"
+
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/esclient/estest"
 	"github.com/opsflow/opsflow/internal/revalmsg"
 	"github.com/opsflow/opsflow/internal/revalsim"
+	"github.com/opsflow/opsflow/internal/testsupport/searchtest"
 )
 
-// esFor gives a test its own Elasticsearch: the real one when OPSFLOW_ES_URL is set
-// (then the test must own the masterdoctorindex names: use a disposable cluster), else
-// a fresh test-only estest server.
-func esFor(t *testing.T) *esclient.Client {
-	t.Helper()
-	u := os.Getenv("OPSFLOW_ES_URL")
-	if u == "" {
-		u = estest.Start(t)
-	}
-	es, err := esclient.New(u)
-	require.NoError(t, err)
-	return es
-}
+// esFor gives a test the stack's OpenSearch cleared of the sync's indices and aliases.
+func esFor(t *testing.T) *esclient.Client { return searchtest.Fresh(t) }
 
 func fillIndex(t *testing.T, es *esclient.Client, index string, n int) {
 	t.Helper()

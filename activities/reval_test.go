@@ -6,13 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,15 +17,14 @@ import (
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/esclient/estest"
 	"github.com/opsflow/opsflow/internal/revalmsg"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
-	"github.com/opsflow/opsflow/internal/testsupport/revallock"
+	"github.com/opsflow/opsflow/internal/testsupport/searchtest"
 )
 
 // revalServers are the real servers of the sync: RabbitMQ and SQS from the dev stack,
-// Elasticsearch from OPSFLOW_ES_URL or else the test-only estest server.
+// and the stack's OpenSearch (OPSFLOW_ES_URL), cleared of the sync's indices.
 type revalServers struct {
 	es   *esclient.Client
 	dial func() (*amqpx.Conn, error)
@@ -41,18 +34,12 @@ type revalServers struct {
 
 func startReval(t *testing.T) revalServers {
 	t.Helper()
-	revallock.Lock(t)
+	es := searchtest.Fresh(t) // also serialises the reval.* queues (revallock)
 	amqpURL := os.Getenv("OPSFLOW_AMQP_URL")
 	sqsURL := os.Getenv("OPSFLOW_SQS_ENDPOINT")
 	if amqpURL == "" || sqsURL == "" {
 		t.Fatal("OPSFLOW_AMQP_URL and OPSFLOW_SQS_ENDPOINT must point at the dev stack: eval \"$(scripts/stack env)\"")
 	}
-	esURL := os.Getenv("OPSFLOW_ES_URL")
-	if esURL == "" {
-		esURL = estest.Start(t)
-	}
-	es, err := esclient.New(esURL)
-	require.NoError(t, err)
 	dial := func() (*amqpx.Conn, error) { return amqpx.Dial(amqpURL) }
 	conn, err := dial()
 	require.NoError(t, err, "RabbitMQ at %s", amqpURL)
@@ -348,50 +335,3 @@ func TestPublishRevalCommandSendsAJSONStringTheServicesAccept(t *testing.T) {
 	assert.Equal(t, 1, cleared.SyncData, "a stale syncEnd of an aborted sync is dropped before syncStart")
 }
 
-// failBulkOnce forwards to Elasticsearch but answers the n-th _bulk request with a 503
-// after forwarding it: the documents were written, the ingest sees a failure, like a
-// node that dropped the connection mid-response.
-func failBulkOnce(t *testing.T, target string, n int32) string {
-	t.Helper()
-	u, err := url.Parse(target)
-	require.NoError(t, err)
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	var bulks atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/_bulk") && bulks.Add(1) == n {
-			rec := httptest.NewRecorder()
-			proxy.ServeHTTP(rec, r)
-			http.Error(w, `{"error":{"type":"unavailable","reason":"injected mid-bulk failure"},"status":503}`, http.StatusServiceUnavailable)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func TestIngestConnectionsAfterAnElasticsearchFailureMidBulkCountsStayExact(t *testing.T) {
-	s := startReval(t)
-	index := s.newIndex(t)
-	s.publish(t, "reval.connection.syncdata", connectionBodies(t, 17, 2000)...)
-	s.publish(t, "reval.connection.syncdata", []byte(`{"syncEnd":true,"count":2000}`))
-	flaky, err := esclient.New(failBulkOnce(t, s.es.URL(), 3))
-	require.NoError(t, err)
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: flaky, BatchSize: 300}
-	env := activityEnv()
-	env.RegisterActivity(ing)
-	_, err = env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})
-	require.Error(t, err, "the third bulk fails")
-	assert.NotEqual(t, ErrBulkRejected, appErrType(t, err), "a failed request is retryable, unlike a refused document")
-
-	// Temporal retries the activity: the unacknowledged batch comes back.
-	v, err := env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})
-	require.NoError(t, err)
-	var res IngestResult
-	require.NoError(t, v.Get(&res))
-	assert.Equal(t, int64(2000), res.Docs)
-	assert.Equal(t, int64(2000), res.Announced)
-	total, err := s.es.Count(context.Background(), index)
-	require.NoError(t, err)
-	assert.Equal(t, int64(2000), total, "the re-sent batch overwrote its documents")
-}

@@ -19,11 +19,10 @@ import (
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/esclient/estest"
 	"github.com/opsflow/opsflow/internal/revalmsg"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
-	"github.com/opsflow/opsflow/internal/testsupport/revallock"
+	"github.com/opsflow/opsflow/internal/testsupport/searchtest"
 	"github.com/opsflow/opsflow/workflows"
 )
 
@@ -74,20 +73,15 @@ func (r *aliasReader) run(ctx context.Context, es *esclient.Client) {
 // current_connections every 50 ms throughout; the worker is killed with SIGKILL in the
 // middle of syncData and a new one finishes the run.
 func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testing.T) {
-	revallock.Lock(t)
 	const doctors, gmcOnly, seed = 10000, 100, 42
 	ctx := waitCtx(t, 8*time.Minute)
 	d := newDeployment(t)
 
-	esURL := os.Getenv("OPSFLOW_ES_URL")
-	target := "the real Elasticsearch at " + esURL
-	if esURL == "" {
-		esURL = estest.Start(t)
-		target = "estest, the test-only Elasticsearch REST subset (OPSFLOW_ES_URL not set)"
-	}
-	t.Logf("Elasticsearch: %s", target)
-	es, err := esclient.New(esURL)
+	es := searchtest.Fresh(t) // also serialises the reval.* queues (revallock)
+	esURL := searchtest.URL(t)
+	dist, version, err := es.Distribution(ctx)
 	require.NoError(t, err)
+	t.Logf("search engine: %s %s at %s", dist, version, esURL)
 	d.env = append(d.env, "OPSFLOW_ES_URL="+esURL, "OPSFLOW_SQS_VISIBILITY=5s", "OPSFLOW_REVAL_BATCH=250")
 
 	// The live build that serves while the new one is built.

@@ -44,6 +44,10 @@ func (c *Client) SwitchAliases(ctx context.Context, actions []AliasAction) error
 	if len(actions) == 0 {
 		return errors.New("esclient: SwitchAliases: no actions")
 	}
+	mustExist, err := c.removeMustExist(ctx)
+	if err != nil {
+		return err
+	}
 	svc := c.es.Alias()
 	for i, a := range actions {
 		if a.Index == "" {
@@ -60,6 +64,8 @@ func (c *Client) SwitchAliases(ctx context.Context, actions []AliasAction) error
 				act = act.Filter(rawQuery(a.Filter))
 			}
 			svc = svc.Action(act)
+		case mustExist:
+			svc = svc.Action(removeMustExist{index: a.Index, alias: a.Alias})
 		default:
 			svc = svc.Action(elastic.NewAliasRemoveAction(a.Alias).Index(a.Index))
 		}
@@ -72,6 +78,40 @@ func (c *Client) SwitchAliases(ctx context.Context, actions []AliasAction) error
 		return fmt.Errorf("esclient: switch aliases (%d actions): not acknowledged", len(actions))
 	}
 	return nil
+}
+
+// removeMustExist is a remove action that fails the whole request when the alias is not on
+// the index. OpenSearch 2 (and Elasticsearch 7.10, which it forked from) silently skip a
+// remove of a missing alias when another action of the same request touches an alias, so a
+// switch racing with someone else's could leave an alias on two builds; "must_exist": true
+// makes them refuse it (aliases_not_found_exception, 404) as Elasticsearch 7.11+ does too.
+type removeMustExist struct{ index, alias string }
+
+func (r removeMustExist) Source() (interface{}, error) {
+	return map[string]any{"remove": map[string]any{"index": r.index, "alias": r.alias, "must_exist": true}}, nil
+}
+
+// removeMustExist reports whether the engine accepts "must_exist" on a remove action:
+// OpenSearch (every 2.x) and Elasticsearch from 7.11; Elasticsearch 7.10 and older refuse the
+// unknown field, so there the plain remove is sent (and the silent skip above remains).
+func (c *Client) removeMustExist(ctx context.Context) (bool, error) {
+	c.distMu.Lock()
+	defer c.distMu.Unlock()
+	if c.dist == "" {
+		d, v, err := c.Distribution(ctx)
+		if err != nil {
+			return false, err // asked again next time
+		}
+		c.dist, c.distVersion = d, v
+	}
+	if c.dist == DistributionOpenSearch {
+		return true, nil
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(c.distVersion, "%d.%d", &major, &minor); err != nil {
+		return false, fmt.Errorf("esclient: %s answered an unreadable version %q", c.url, c.distVersion)
+	}
+	return major > 7 || (major == 7 && minor >= 11), nil
 }
 
 // AliasIndices returns the sorted names of the indices alias points to

@@ -1,20 +1,24 @@
-// Package esclient is the single place where opsflow talks to Elasticsearch 7.
+// Package esclient is the single place where opsflow talks to the search engine: Amazon
+// OpenSearch Service / OpenSearch 2 in production (the revalidation seed's engine), or
+// Elasticsearch 7, through olivere/elastic/v7.
 //
-// Every Elasticsearch call the runbooks make (RevalidationSync builds a new
-// masterdoctorindex-<yyyyMMddHHmmss> and then switches aliases to it) goes
-// through this small package, so that one contract test suite
-// (contract_test.go) can exercise each call against a real Elasticsearch
-// (OPSFLOW_ES_URL) or, when none is available, the test-only server in
-// package estest. Production code must never import estest.
+// Every search-engine call the runbooks make (RevalidationSync builds a new
+// masterdoctorindex-<yyyyMMddHHmmss> and then switches aliases to it) goes through this
+// small package, so that one contract test suite (contract_test.go) exercises each call
+// against a real engine: the stack's OpenSearch in `make test`, any cluster via
+// OPSFLOW_ES_URL. Where OpenSearch 2 and Elasticsearch 7 answer a call differently, the
+// code handling it says so.
 package esclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/olivere/elastic/v7"
 )
@@ -25,6 +29,9 @@ import (
 type Client struct {
 	es  *elastic.Client
 	url string
+	// The engine behind url, asked once (GET /) when a call must differ between engines.
+	distMu            sync.Mutex
+	dist, distVersion string
 }
 
 // New returns a Client for the Elasticsearch node at rawURL.
@@ -81,6 +88,36 @@ func (c *Client) Ping(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("esclient: ping %s: HTTP status %d", c.url, code)
 	}
 	return info.Version.Number, nil
+}
+
+// Distributions Distribution reports.
+const (
+	DistributionOpenSearch    = "opensearch"
+	DistributionElasticsearch = "elasticsearch"
+)
+
+// Distribution says which engine answers and its version, so reports and the contract suite
+// name what they ran against. OpenSearch answers GET / with version.distribution
+// "opensearch"; Elasticsearch 7 has no such field (or, in 7.x builds, "default" /
+// build_flavor), so anything else is Elasticsearch.
+func (c *Client) Distribution(ctx context.Context) (dist, version string, err error) {
+	res, err := c.es.PerformRequest(ctx, elastic.PerformRequestOptions{Method: http.MethodGet, Path: "/"})
+	if err != nil {
+		return "", "", fmt.Errorf("esclient: GET / on %s: %w", c.url, err)
+	}
+	var info struct {
+		Version struct {
+			Number       string `json:"number"`
+			Distribution string `json:"distribution"`
+		} `json:"version"`
+	}
+	if err := json.Unmarshal(res.Body, &info); err != nil {
+		return "", "", fmt.Errorf("esclient: GET / on %s: %w", c.url, err)
+	}
+	if info.Version.Distribution == DistributionOpenSearch {
+		return DistributionOpenSearch, info.Version.Number, nil
+	}
+	return DistributionElasticsearch, info.Version.Number, nil
 }
 
 // CreateIndex creates index name with the given body (settings and

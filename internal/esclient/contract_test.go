@@ -16,14 +16,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/opsflow/opsflow/internal/esclient/estest"
 )
 
-// The contract suite: every call opsflow makes to Elasticsearch, checked
-// against a real Elasticsearch 7 when OPSFLOW_ES_URL is set, otherwise
-// against the in-process estest server. Tests use unique index and alias
-// names and delete what they create, so they are safe on a shared cluster.
+// The contract suite: every call opsflow makes to the search engine, checked
+// against the cluster at OPSFLOW_ES_URL: the stack's OpenSearch in `make test`,
+// or any OpenSearch 2 / Elasticsearch 7 cluster. Tests use unique index and
+// alias names and delete what they create, so they are safe on a shared cluster.
 
 var logTarget sync.Once
 
@@ -37,14 +35,16 @@ type env struct {
 func target(t *testing.T) *env {
 	t.Helper()
 	url := os.Getenv("OPSFLOW_ES_URL")
-	kind := "real Elasticsearch at " + url
 	if url == "" {
-		url = estest.Start(t)
-		kind = "in-process estest server (set OPSFLOW_ES_URL to use a real Elasticsearch 7)"
+		t.Fatal(`OPSFLOW_ES_URL is not set: scripts/stack up && eval "$(scripts/stack env)" (or point it at another cluster)`)
 	}
-	logTarget.Do(func() { t.Logf("esclient contract suite target: %s", kind) })
 	c, err := New(url)
 	require.NoError(t, err)
+	logTarget.Do(func() {
+		d, v, err := c.Distribution(context.Background())
+		require.NoError(t, err)
+		t.Logf("esclient contract suite target: %s %s at %s", d, v, url)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	b := make([]byte, 4)
@@ -119,7 +119,17 @@ func TestNewAndPing(t *testing.T) {
 	e := target(t)
 	v, err := e.c.Ping(e.ctx)
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(v, "7."), "version %s", v)
+	dist, dv, err := e.c.Distribution(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, v, dv)
+	switch dist {
+	case DistributionOpenSearch:
+		assert.True(t, strings.HasPrefix(v, "2."), "OpenSearch version %s", v)
+	case DistributionElasticsearch:
+		assert.True(t, strings.HasPrefix(v, "7."), "Elasticsearch version %s", v)
+	default:
+		t.Fatalf("unknown distribution %q (version %s)", dist, v)
+	}
 
 	_, err = New("127.0.0.1:9200")
 	require.Error(t, err)
@@ -482,7 +492,7 @@ func TestCountQueryExistsTermAndThroughAFilteredAlias(t *testing.T) {
 	assert.Equal(t, int64(2), count(acts[2].Alias, exists("existsInGmc")), "discrepancies AND seen by GMC")
 	assert.Equal(t, int64(1), count(acts[2].Alias, map[string]any{"term": map[string]any{"existsInGmc": false}}))
 
-	// Counts follow later writes after a refresh (estest caches counts per refresh).
+	// Counts follow later writes after a refresh.
 	e.bulk(name, doctor("d5", true, "1-A", "1-C"))
 	assert.Equal(t, int64(4), count(name, exists("existsInGmc")))
 	assert.Equal(t, int64(2), count(acts[1].Alias, exists("tcsPersonId")))

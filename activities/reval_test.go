@@ -334,4 +334,3 @@ func TestPublishRevalCommandSendsAJSONStringTheServicesAccept(t *testing.T) {
 	require.NoError(t, v.Get(&cleared))
 	assert.Equal(t, 1, cleared.SyncData, "a stale syncEnd of an aborted sync is dropped before syncStart")
 }
-

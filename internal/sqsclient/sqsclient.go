@@ -182,13 +182,17 @@ type Message struct {
 	ID            string
 	Body          string
 	ReceiptHandle string
+	// SentAt is when SQS accepted the message (its SentTimestamp attribute, on the queue's own
+	// clock, millisecond precision; it does not change on re-delivery), or zero if the server
+	// did not say. A consumer uses it to tell messages of an earlier run from its own.
+	SentAt time.Time
 }
 
 // Receive long-polls for up to maxMessages (1..MaxBatch) messages, waiting up to wait (capped at
 // MaxWait, rounded up to a second) when the queue is empty, so an idle consumer costs few
 // requests. It returns early with what is available, possibly nothing. Cancelling ctx ends the
 // poll at once with ctx's error (errors.Is(err, context.Canceled) holds). The messages stay in
-// the queue, hidden for the visibility timeout, until Delete.
+// the queue, hidden for the visibility timeout, until Delete. Each message carries its SentAt.
 func (c *Client) Receive(ctx context.Context, queueURL string, maxMessages int, wait time.Duration) ([]Message, error) {
 	if maxMessages < 1 || maxMessages > MaxBatch {
 		return nil, fmt.Errorf("sqs: receive from %s: max %d out of range 1..%d", queueURL, maxMessages, MaxBatch)
@@ -198,6 +202,8 @@ func (c *Client) Receive(ctx context.Context, queueURL string, maxMessages int, 
 		QueueUrl:            aws.String(queueURL),
 		MaxNumberOfMessages: int32(maxMessages),
 		WaitTimeSeconds:     int32(math.Ceil(wait.Seconds())),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+			types.MessageSystemAttributeNameSentTimestamp},
 	})
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -211,9 +217,19 @@ func (c *Client) Receive(ctx context.Context, queueURL string, maxMessages int, 
 			ID:            aws.ToString(m.MessageId),
 			Body:          aws.ToString(m.Body),
 			ReceiptHandle: aws.ToString(m.ReceiptHandle),
+			SentAt:        sentAt(m.Attributes),
 		})
 	}
 	return msgs, nil
+}
+
+// sentAt decodes the SentTimestamp attribute (epoch milliseconds); zero when absent or garbled.
+func sentAt(attrs map[string]string) time.Time {
+	ms, err := strconv.ParseInt(attrs[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // DeleteFailure is one message SQS refused to delete.
@@ -317,10 +333,11 @@ func attrInt(attrs map[string]string, name types.QueueAttributeName) (int, error
 	return n, nil
 }
 
-// Purge deletes every message in the queue, for resetting a test or dev queue. It returns before
-// the messages are gone: AWS takes up to 60 s (local-aws-sqs exactly 60 s) and refuses another
-// purge of the queue meanwhile (PurgeQueueInProgress). To empty a queue at once, Receive and
-// Delete instead.
+// Purge deletes every message in the queue, for resetting a test or dev queue. On AWS it returns
+// before the messages are gone: the purge takes up to 60 s, may also delete messages sent during
+// that time, and another purge of the queue meanwhile is refused (PurgeQueueInProgress); the dev
+// stack's ElasticMQ empties the queue before it answers. To empty a queue at once, and keep what
+// is sent right after, Receive and Delete instead.
 func (c *Client) Purge(ctx context.Context, queueURL string) error {
 	if _, err := c.api.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(queueURL)}); err != nil {
 		return c.errorf("purge "+queueURL, err)

@@ -157,6 +157,7 @@ func TestUndeletedMessageIsRedelivered(t *testing.T) {
 	require.Len(t, again, 1, "the undeleted message was not re-delivered")
 	assert.Equal(t, first[0].ID, again[0].ID)
 	assert.Equal(t, first[0].Body, again[0].Body)
+	assert.Equal(t, first[0].SentAt, again[0].SentAt, "SentAt is the first send, not the re-delivery")
 
 	require.NoError(t, c.Delete(ctx, url, again))
 	visible, inFlight, err := c.ApproximateCount(ctx, url)
@@ -201,17 +202,42 @@ func TestReceiveReturnsPromptlyOnCancel(t *testing.T) {
 	assert.Less(t, elapsed, 3*time.Second, "long poll did not end on cancel")
 }
 
+// SentAt is SQS's SentTimestamp: on the server's clock (here the same host), in milliseconds.
+func TestReceivedMessagesCarryWhenTheyWereSent(t *testing.T) {
+	c := newClient(t)
+	ctx := ctxT(t)
+	_, url := newQueue(t, c)
+	before := time.Now().Truncate(time.Millisecond)
+	require.NoError(t, c.Send(ctx, url, "a", "b"))
+	after := time.Now()
+	var got []sqsclient.Message
+	for len(got) < 2 {
+		msgs, err := c.Receive(ctx, url, 10, time.Second)
+		require.NoError(t, err)
+		require.NotEmpty(t, msgs)
+		got = append(got, msgs...)
+	}
+	for _, m := range got {
+		require.False(t, m.SentAt.IsZero(), "message %s has no SentTimestamp", m.ID)
+		assert.False(t, m.SentAt.Before(before), "sent at %s, before the send began at %s", m.SentAt, before)
+		assert.False(t, m.SentAt.After(after), "sent at %s, after the send returned at %s", m.SentAt, after)
+		assert.Zero(t, m.SentAt.Nanosecond()%int(time.Millisecond), "millisecond precision")
+	}
+	require.NoError(t, c.Delete(ctx, url, got))
+}
+
 func TestPurgeAndLimits(t *testing.T) {
 	c := newClient(t)
 	ctx := ctxT(t)
 	_, url := newQueue(t, c)
 	require.NoError(t, c.Send(ctx, url, "x", "y", "z"))
-	// Like AWS, the purge completes asynchronously (local-aws-sqs clears the queue after 60 s)
-	// and a second purge meanwhile is refused.
+	// The dev stack's ElasticMQ empties the queue before it answers (AWS takes up to 60 s).
 	require.NoError(t, c.Purge(ctx, url))
-	err := c.Purge(ctx, url)
+	msgs, err := c.Receive(ctx, url, 10, time.Second)
+	require.NoError(t, err)
+	assert.Empty(t, msgs, "purged")
+	err = c.Purge(ctx, url+"-missing")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "PurgeQueueInProgress")
 	assert.Contains(t, err.Error(), endpoint())
 
 	_, err = c.Receive(ctx, url, 11, 0)

@@ -1,6 +1,6 @@
 # opsflow: build, check and test. `make test` is THE test command (CI runs it via .ci/run).
-# The dev stack (Temporal dev server, S3, supervisord, RabbitMQ, PostgreSQL) is managed by
-# scripts/stack; see docs/stack.md.
+# The dev stack (Temporal dev server, S3, supervisord, RabbitMQ, PostgreSQL, OpenSearch, ElasticMQ,
+# toxiproxy) is managed by scripts/stack; see docs/stack.md.
 
 SHELL := /bin/bash
 # -e: stop a recipe line at the first failure; pipefail: a failing test piped into a filter fails.
@@ -21,10 +21,11 @@ WORKFLOWCHECK := $(TOOLS_CACHE)/workflowcheck
 # Prefix for commands that need the stack's addresses (OPSFLOW_* variables).
 WITH_STACK_ENV = eval "$$($(STACK) env)";
 
-.PHONY: test stack-up stack-down stack-status build vet test-unit test-e2e demo test-es bench clean-stack
+.PHONY: test stack-up stack-down stack-status build vet test-unit test-e2e test-es7 demo test-search bench clean-stack
 
-## test: the whole suite against a real stack: stack-up, vet, build, test-unit, test-e2e
-test: stack-up vet build test-unit test-e2e
+## test: the whole suite against a real stack: stack-up, vet, build, test-unit (the search contract
+## suite on OpenSearch among them), test-es7 (the same suite on Elasticsearch 7.10.2), test-e2e
+test: stack-up vet build test-unit test-es7 test-e2e
 
 stack-up:
 	$(STACK) up
@@ -66,13 +67,21 @@ test-e2e:
 demo: stack-up build
 	scripts/demo
 
-## test-es: the Elasticsearch client against a real ES 7 (docker compose up -d elasticsearch)
-test-es:
+## test-es7: the esclient contract suite on Elasticsearch 7.10.2 (the last Apache-2.0 release, from
+## Maven Central jars, started for this target alone on 127.0.0.1:9201 and stopped after it)
+ES7_URL := http://127.0.0.1:9201
+test-es7:
+	$(STACK) es7 start
+	status=0; OPSFLOW_ES_URL=$(ES7_URL) $(GO) test $(GOTESTFLAGS) -v ./internal/esclient/ || status=$$?; \
+	$(STACK) es7 stop; exit $$status
+
+## test-search: the contract suite against any cluster (OPSFLOW_ES_URL), e.g. Elasticsearch 7.17
+## from docker-compose: docker compose up -d elasticsearch7 && OPSFLOW_ES_URL=http://127.0.0.1:9207 make test-search
+test-search:
 	@if [ -z "$${OPSFLOW_ES_URL:-}" ]; then \
-		echo "test-es: set OPSFLOW_ES_URL, e.g. OPSFLOW_ES_URL=http://127.0.0.1:9200 after 'docker compose up -d elasticsearch'"; \
-		exit 2; \
+		echo "test-search: set OPSFLOW_ES_URL to the cluster's address"; exit 2; \
 	fi
-	$(GO) test $(GOTESTFLAGS) ./internal/esclient/...
+	$(GO) test $(GOTESTFLAGS) -v ./internal/esclient/...
 
 ## bench: the revalidation sync benchmark (bench/README.md): BENCH_DOCTORS doctors drained by a bare
 ## client and by RevalidationSync on the worker, side by side; result in bench/results/.

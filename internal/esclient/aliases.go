@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -47,6 +48,11 @@ func (c *Client) SwitchAliases(ctx context.Context, actions []AliasAction) error
 	mustExist, err := c.removeMustExist(ctx)
 	if err != nil {
 		return err
+	}
+	if !mustExist {
+		if err := c.checkRemovesExist(ctx, actions); err != nil {
+			return err
+		}
 	}
 	svc := c.es.Alias()
 	for i, a := range actions {
@@ -112,6 +118,29 @@ func (c *Client) removeMustExist(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("esclient: %s answered an unreadable version %q", c.url, c.distVersion)
 	}
 	return major > 7 || (major == 7 && minor >= 11), nil
+}
+
+// checkRemovesExist does before the request what must_exist does inside it, for engines that
+// lack it (Elasticsearch 7.10 and older): every alias to remove must be on its index now. A
+// concurrent change between this check and the request is not caught there.
+func (c *Client) checkRemovesExist(ctx context.Context, actions []AliasAction) error {
+	for _, a := range actions {
+		if a.Add || a.RemoveIndex || a.Alias == "" {
+			continue
+		}
+		on, err := c.AliasIndices(ctx, a.Alias)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(on, a.Index) {
+			return fmt.Errorf("esclient: switch aliases (%d actions): %w", len(actions), &elastic.Error{
+				Status: http.StatusNotFound,
+				Details: &elastic.ErrorDetails{Type: "aliases_not_found_exception",
+					Reason: fmt.Sprintf("alias [%s] is not on index [%s]; nothing was changed", a.Alias, a.Index)},
+			})
+		}
+	}
+	return nil
 }
 
 // AliasIndices returns the sorted names of the indices alias points to

@@ -36,16 +36,19 @@ type RevalidationSyncInput struct {
 
 // RevalidationSyncResult reports the build, the counts and what was cleaned up.
 type RevalidationSyncResult struct {
-	Environment   string                   `json:"environment"`
-	Index         string                   `json:"index"`
-	Previous      []string                 `json:"previous"`
-	LegacyRemoved bool                     `json:"legacyRemoved,omitempty"`
-	Connections   activities.IngestResult  `json:"connections"`
-	GMC           activities.IngestResult  `json:"gmc"`
-	Counts        activities.IndexCounts   `json:"counts"`
-	Cleanup       activities.CleanupResult `json:"cleanup"`
-	Outcome       string                   `json:"outcome"`
-	AbortReason   string                   `json:"abortReason,omitempty"`
+	Environment   string                  `json:"environment"`
+	Index         string                  `json:"index"`
+	Previous      []string                `json:"previous"`
+	LegacyRemoved bool                    `json:"legacyRemoved,omitempty"`
+	Connections   activities.IngestResult `json:"connections"`
+	// GMCCleared counts the stale messages (an earlier run's) deleted from the GMC queue
+	// before gmcSyncStart.
+	GMCCleared  int64                    `json:"gmcCleared,omitempty"`
+	GMC         activities.IngestResult  `json:"gmc"`
+	Counts      activities.IndexCounts   `json:"counts"`
+	Cleanup     activities.CleanupResult `json:"cleanup"`
+	Outcome     string                   `json:"outcome"`
+	AbortReason string                   `json:"abortReason,omitempty"`
 	// Warnings are steps after the switch that failed: the new index serves, but
 	// operators should look (e.g. the rebuild command was not published).
 	Warnings []string `json:"warnings,omitempty"`
@@ -57,6 +60,10 @@ func RevalidationSyncWorkflowID(env string) string { return "revalidation-sync-"
 
 // GMCSyncQueue is the SQS queue the recommendation service answers gmcSyncStart on.
 func GMCSyncQueue(env string) string { return "tis-revalidation-sync-gmc-queue-" + env }
+
+// PurgeGMCQueueChange is the workflow.GetVersion change id of the step that clears the GMC
+// queue before gmcSyncStart: runs started before it (DefaultVersion) replay without it.
+const PurgeGMCQueueChange = "purge-gmc-queue"
 
 var (
 	searchActs *activities.SearchIndexActivities
@@ -222,16 +229,32 @@ func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*Revalida
 	}
 	tr.p.Counts["connections"] = res.Connections.Docs
 	tr.p.WaitingOn = ""
+	// Nothing an earlier run left on the GMC queue may be read as this run's answer: clear
+	// it, and have the ingest drop what SQS accepted before the clear.
+	var notBefore time.Time
+	if workflow.GetVersion(ctx, PurgeGMCQueueChange, workflow.DefaultVersion, 1) >= 1 {
+		clearOptions := workflow.ActivityOptions{StartToCloseTimeout: time.Hour, HeartbeatTimeout: heartbeat,
+			RetryPolicy: commandOptions.RetryPolicy}
+		var cleared activities.GMCClearResult
+		if err := run("clear stale GMC messages", clearOptions, ingestActs.ClearGMCQueue,
+			activities.ClearGMCInput{Queue: GMCSyncQueue(in.Environment)}, &cleared); err != nil {
+			return fail("clear stale GMC messages", err)
+		}
+		res.GMCCleared, notBefore = cleared.Cleared, cleared.NotBefore
+		tr.p.Counts["staleGmcCleared"] = cleared.Cleared
+	}
 	if err := run("gmcSyncStart", commandOptions, rabbitActs.PublishRevalCommand,
 		activities.CommandInput{RoutingKey: activities.GMCSyncStartKey, Command: activities.GMCSyncCommand}, nil); err != nil {
 		return fail("gmcSyncStart", err)
 	}
 	tr.p.WaitingOn = "GMC summaries on SQS " + GMCSyncQueue(in.Environment)
 	if err := run("gmcSync", ingestOptions, ingestActs.IngestGMC,
-		activities.IngestInput{Index: res.Index, Queue: GMCSyncQueue(in.Environment), IdleTimeout: idle, Quiet: quiet}, &res.GMC); err != nil {
+		activities.IngestInput{Index: res.Index, Queue: GMCSyncQueue(in.Environment), IdleTimeout: idle, Quiet: quiet, NotBefore: notBefore},
+		&res.GMC); err != nil {
 		return fail("gmcSync", err)
 	}
 	tr.p.Counts["gmc"] = res.GMC.Docs
+	tr.p.Counts["gmcStale"] = res.GMC.Stale
 	tr.p.WaitingOn = ""
 	check := activities.CheckInput{Index: res.Index, Connections: res.Connections.Announced, GMC: res.GMC.Announced,
 		ReceivedConnections: res.Connections.Messages, MaxShrink: maxShrink}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsflow/opsflow/activities"
 )
@@ -24,14 +25,18 @@ type syncMocks struct {
 	dropped   []string
 	ingestHit int
 	notices   []activities.Notice
+	// order is the GMC leg's steps as they ran: clear, commands, ingest.
+	order []string
+	gmcIn activities.IngestInput
 }
 
 func (m *syncMocks) add(f func()) { m.mu.Lock(); defer m.mu.Unlock(); f() }
 
 var (
-	tcsDone = activities.IngestResult{Messages: 100, Docs: 100, Announced: 100, Attempt: 1}
-	gmcDone = activities.IngestResult{Messages: 105, Docs: 105, Announced: 105, Created: 5, Attempt: 1}
-	counted = activities.IndexCounts{Total: 105, WithTCS: 100, WithGMC: 105, CurrentConnections: 94, Discrepancies: 5, LiveCount: 98}
+	clearedAt = time.Date(2026, 11, 23, 10, 30, 0, 123*int(time.Millisecond), time.UTC)
+	tcsDone   = activities.IngestResult{Messages: 100, Docs: 100, Announced: 100, Attempt: 1}
+	gmcDone   = activities.IngestResult{Messages: 105, Docs: 105, Announced: 105, Created: 5, Attempt: 1}
+	counted   = activities.IndexCounts{Total: 105, WithTCS: 100, WithGMC: 105, CurrentConnections: 94, Discrepancies: 5, LiveCount: 98}
 )
 
 // revalEnv mocks every activity of a successful sync; tests override single steps
@@ -57,11 +62,26 @@ func revalEnv(t *testing.T, override func(env *testsuite.TestWorkflowEnvironment
 	env.OnActivity(rabbitActs.ClearSyncData, mock.Anything).Return(activities.ClearResult{}, nil).Maybe()
 	env.OnActivity(rabbitActs.PublishRevalCommand, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, c activities.CommandInput) error {
-			m.add(func() { m.commands = append(m.commands, c.RoutingKey+" "+c.Command) })
+			m.add(func() {
+				m.commands = append(m.commands, c.RoutingKey+" "+c.Command)
+				m.order = append(m.order, c.Command)
+			})
 			return nil
 		}).Maybe()
 	env.OnActivity(ingestActs.IngestConnections, mock.Anything, mock.Anything).Return(tcsDone, nil).Maybe()
-	env.OnActivity(ingestActs.IngestGMC, mock.Anything, mock.Anything).Return(gmcDone, nil).Maybe()
+	env.OnActivity(ingestActs.ClearGMCQueue, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ClearGMCInput) (activities.GMCClearResult, error) {
+			m.add(func() { m.order = append(m.order, "clear "+in.Queue) })
+			return activities.GMCClearResult{Cleared: 3, NotBefore: clearedAt}, nil
+		}).Maybe()
+	env.OnActivity(ingestActs.IngestGMC, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.IngestInput) (activities.IngestResult, error) {
+			m.add(func() {
+				m.order = append(m.order, "IngestGMC")
+				m.gmcIn = in
+			})
+			return gmcDone, nil
+		}).Maybe()
 	env.OnActivity(searchActs.CheckSyncIndex, mock.Anything, mock.Anything).Return(counted, nil).Maybe()
 	env.OnActivity(searchActs.SwitchRevalAliases, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SyncIndexInput) (activities.SwitchResult, error) {
@@ -119,6 +139,49 @@ func TestRevalidationSyncBuildsChecksAndSwitchesOnce(t *testing.T) {
 	assert.Equal(t, int64(100), p.Counts["connections"])
 	assert.Equal(t, int64(105), p.Counts["gmc"])
 	assert.Equal(t, int64(94), p.Counts["currentConnections"])
+}
+
+// Nothing an earlier run left on the GMC queue may answer this run's gmcSyncStart: the queue
+// is cleared first and the ingest drops what SQS accepted before the clear.
+func TestRevalidationSyncClearsTheGMCQueueBeforeGMCSyncStart(t *testing.T) {
+	env, m := revalEnv(t, nil)
+	env.ExecuteWorkflow(RevalidationSync, RevalidationSyncInput{Environment: "prod"})
+	require.NoError(t, env.GetWorkflowError())
+	var res RevalidationSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, []string{"syncStart", "clear tis-revalidation-sync-gmc-queue-prod", "gmcSyncStart", "IngestGMC", "getMaster"}, m.order)
+	assert.Equal(t, clearedAt, m.gmcIn.NotBefore, "the ingest refuses what predates the clear, on the queue's clock")
+	assert.Equal(t, "tis-revalidation-sync-gmc-queue-prod", m.gmcIn.Queue)
+	assert.Equal(t, int64(3), res.GMCCleared)
+	assert.Equal(t, OutcomeSucceeded, res.Outcome)
+}
+
+// A run started by a worker without the clear (before the "purge-gmc-queue" change) goes on
+// without it after an upgrade: the replayed history has no clear, so none is scheduled.
+func TestRevalidationSyncStartedBeforeTheGMCClearRunsWithoutIt(t *testing.T) {
+	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
+		env.OnGetVersion(PurgeGMCQueueChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	})
+	env.ExecuteWorkflow(RevalidationSync, RevalidationSyncInput{Environment: "prod"})
+	require.NoError(t, env.GetWorkflowError())
+	var res RevalidationSyncResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, []string{"syncStart", "gmcSyncStart", "IngestGMC", "getMaster"}, m.order)
+	assert.True(t, m.gmcIn.NotBefore.IsZero(), "the old ingest input: every message accepted")
+	assert.Zero(t, res.GMCCleared)
+	assert.Equal(t, OutcomeSucceeded, res.Outcome)
+}
+
+func TestRevalidationSyncFailsWhenTheGMCQueueCannotBeClearedAndNeverSendsGMCSyncStart(t *testing.T) {
+	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
+		env.OnActivity(ingestActs.ClearGMCQueue, mock.Anything, mock.Anything).Return(activities.GMCClearResult{},
+			temporal.NewNonRetryableApplicationError("sqs receive: AccessDenied", "AccessDenied", nil))
+	})
+	env.ExecuteWorkflow(RevalidationSync, RevalidationSyncInput{Environment: "prod"})
+	require.Error(t, env.GetWorkflowError())
+	assert.Equal(t, []string{"syncStart"}, m.order, "no gmcSyncStart onto a queue that may hold an earlier run's answer")
+	assert.Zero(t, m.switched)
+	assert.Len(t, m.dropped, 1)
 }
 
 func TestRevalidationSyncRefusesAnEmptyTCSAnswerAndKeepsTheLiveIndex(t *testing.T) {

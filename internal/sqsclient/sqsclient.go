@@ -297,8 +297,8 @@ func (c *Client) Delete(ctx context.Context, queueURL string, msgs []Message) er
 
 // ApproximateCount returns the queue's visible and in-flight (received, not yet deleted)
 // message counts: enough for progress reports and for checking that a sync drained its queue
-// (visible+inFlight == 0). SQS only approximates them (they lag by up to a minute on AWS); the
-// dev stack's local-aws-sqs 2.0.2 also counts in-flight messages in visible.
+// (visible+inFlight == 0). SQS only approximates them (they lag by up to a minute on AWS;
+// the dev stack's ElasticMQ answers exact counts).
 func (c *Client) ApproximateCount(ctx context.Context, queueURL string) (visible, inFlight int, err error) {
 	out, err := c.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(queueURL),

@@ -18,7 +18,7 @@ import (
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
 
-// These tests run against the dev stack's real local SQS server (local-aws-sqs), never a fake.
+// These tests run against the dev stack's real SQS server (ElasticMQ), never a fake.
 
 func endpoint() string {
 	if e := os.Getenv("OPSFLOW_SQS_ENDPOINT"); e != "" {
@@ -27,7 +27,7 @@ func endpoint() string {
 	return "http://127.0.0.1:9324"
 }
 
-// newClient fails (never skips) when the local SQS server does not answer ListQueues.
+// newClient fails (never skips) when the SQS server does not answer ListQueues.
 func newClient(t *testing.T) *sqsclient.Client {
 	t.Helper()
 	ep := endpoint()
@@ -37,7 +37,7 @@ func newClient(t *testing.T) *sqsclient.Client {
 	req.Header.Set("X-Amz-Target", "AmazonSQS.ListQueues")
 	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("local SQS server at %s is unreachable (%v); start it with: scripts/stack up", ep, err)
+		t.Fatalf("SQS server (ElasticMQ) at %s is unreachable (%v); start it with: scripts/stack up", ep, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

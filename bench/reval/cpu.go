@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,30 +11,23 @@ import (
 // clockTicks is USER_HZ, the unit of /proc CPU times; 100 on every Linux this runs on.
 const clockTicks = 100
 
-// cpuRoles names the processes whose CPU time the report splits a leg into, by a substring
-// of their command line: on a small machine the legs are CPU-bound, and which process
-// burns the CPU says where to optimise. The worker and estest-server are the benchmark's
-// own children, matched by the path of its temporary directory so a test's worker running
-// at the same time counts as "everything else".
-func cpuRoles(tmp string) []struct{ role, match string } {
-	return []struct{ role, match string }{
-		{"worker", tmp + "/opsflow-worker"},
-		{"estest-server", tmp + "/estest-server"},
-		{"RabbitMQ", "beam.smp"},
-		{"SQS server", "sqs-server.js"},
-		{"Temporal", "temporal\x00server\x00start-dev"},
-	}
-}
+// selfRole is the benchmark process: the raw client during the raw side; the alias reader
+// and the queue monitor during the opsflow side (the simulators run in their own process).
+const selfRole = "bench process"
 
-// cpuSample is CPU seconds used so far: per role, by this process, and by the whole machine.
+// cpuSample is CPU seconds used so far: per role (one process each, found by pid: the servers
+// by the port they listen on, the worker and the simulators as the benchmark's children), and
+// by the whole machine.
 type cpuSample struct {
-	roles       map[string]float64
-	self, total float64
+	roles map[string]float64
+	total float64
 }
 
-func sampleCPU(tmp string) cpuSample {
+// sampleCPU reads the CPU time of the processes in pids (role → pid; 0 is skipped) and of the
+// machine. On a small machine the sides are CPU-bound, and which process burns the CPU says
+// where to optimise.
+func sampleCPU(pids map[string]int) cpuSample {
 	s := cpuSample{roles: map[string]float64{}}
-	s.self = procCPU("self")
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		// cpu  user nice system idle iowait irq softirq steal ...: busy = all but idle, iowait.
 		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
@@ -46,29 +38,16 @@ func sampleCPU(tmp string) cpuSample {
 			}
 		}
 	}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	self := strconv.Itoa(os.Getpid())
-	roles := cpuRoles(tmp)
-	for _, d := range dirs {
-		pid := filepath.Base(d)
-		if pid == self {
-			continue
-		}
-		cmd, err := os.ReadFile(d + "/cmdline")
-		if err != nil {
-			continue
-		}
-		for _, r := range roles {
-			if strings.Contains(string(cmd), r.match) {
-				s.roles[r.role] += procCPU(pid)
-				break
-			}
+	s.roles[selfRole] = procCPU("self")
+	for role, pid := range pids {
+		if pid > 0 {
+			s.roles[role] = procCPU(strconv.Itoa(pid))
 		}
 	}
 	return s
 }
 
-// procCPU is utime+stime of a process in seconds (0 when it is gone).
+// procCPU is utime+stime of a process (all its threads) in seconds, 0 when it is gone.
 func procCPU(pid string) float64 {
 	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
@@ -84,40 +63,69 @@ func procCPU(pid string) float64 {
 	return (u + st) / clockTicks
 }
 
-// cpuUse is what a leg cost in CPU seconds.
+// cpuUse is what a side cost in CPU seconds, per role and on the whole machine.
 type cpuUse struct {
-	roles       map[string]float64
-	self, total float64
+	roles map[string]float64
+	total float64
 }
 
 // since is the CPU used between two samples. A process that exited in between (the worker,
-// stopped after the last sample of its leg is taken) is not in the later sample: callers
-// sample before stopping it.
+// stopped after the last sample of its side) is not in the later sample: callers sample
+// before stopping it; a role only in the later sample started in between and counts whole.
 func (s cpuSample) since(before cpuSample) cpuUse {
-	u := cpuUse{roles: map[string]float64{}, self: s.self - before.self, total: s.total - before.total}
+	u := cpuUse{roles: map[string]float64{}, total: s.total - before.total}
 	for k, v := range s.roles {
 		u.roles[k] = v - before.roles[k]
 	}
 	return u
 }
 
-// String is "bench process 12.0, RabbitMQ 30.1, ..., everything else 3.2 of 80.0 CPU-s
-// busy". The bench process runs the simulators, and in the raw leg the bare client.
-func (u cpuUse) String() string {
-	keys := make([]string, 0, len(u.roles))
-	for k := range u.roles {
-		keys = append(keys, k)
+// everythingElse is the machine's busy time no listed process accounts for.
+func (u cpuUse) everythingElse() float64 {
+	rest := u.total
+	for _, v := range u.roles {
+		rest -= v
 	}
-	sort.Strings(keys)
-	parts := []string{fmt.Sprintf("bench process %.1f", u.self)}
-	rest := u.total - u.self
-	for _, k := range keys {
-		if u.roles[k] < 0.05 {
-			continue
+	return max(rest, 0)
+}
+
+// cpuTable is the markdown table of where the CPU went, one row per role and a column per
+// side, roles in a fixed order (then any other, by name).
+func cpuTable(names []string, sides ...cpuUse) string {
+	order := []string{roleWorker, roleSearch, roleSQS, roleRabbit, roleSims, roleTemporal, selfRole}
+	seen := map[string]bool{}
+	for _, r := range order {
+		seen[r] = true
+	}
+	var extra []string
+	for _, u := range sides {
+		for k := range u.roles {
+			if !seen[k] {
+				seen[k] = true
+				extra = append(extra, k)
+			}
 		}
-		parts = append(parts, fmt.Sprintf("%s %.1f", k, u.roles[k]))
-		rest -= u.roles[k]
 	}
-	parts = append(parts, fmt.Sprintf("everything else %.1f", max(rest, 0)))
-	return fmt.Sprintf("%s of %.1f CPU-s busy", strings.Join(parts, ", "), u.total)
+	sort.Strings(extra)
+	var b strings.Builder
+	fmt.Fprintf(&b, "| process (CPU-s from /proc) | %s |\n|---|%s\n", strings.Join(names, " | "), strings.Repeat("---|", len(names)))
+	for _, role := range append(order, extra...) {
+		cells := make([]string, len(sides))
+		for i, u := range sides {
+			v, ok := u.roles[role]
+			cells[i] = "-"
+			if ok {
+				cells[i] = fmt.Sprintf("%.1f", v)
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", role, strings.Join(cells, " | "))
+	}
+	cells, totals := make([]string, len(sides)), make([]string, len(sides))
+	for i, u := range sides {
+		cells[i] = fmt.Sprintf("%.1f", u.everythingElse())
+		totals[i] = fmt.Sprintf("**%.1f**", u.total)
+	}
+	fmt.Fprintf(&b, "| everything else | %s |\n", strings.Join(cells, " | "))
+	fmt.Fprintf(&b, "| **machine busy** | %s |\n", strings.Join(totals, " | "))
+	return b.String()
 }

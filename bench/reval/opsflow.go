@@ -1,249 +1,196 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
+	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
-	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
-	"github.com/opsflow/opsflow/internal/revalsim"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsflow/opsflow/internal/temporalx"
+	"github.com/opsflow/opsflow/workflows"
 )
 
-// proc is a child process the benchmark started and must stop, whatever happens.
-type proc struct {
-	name    string
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-	logFile *os.File
+// opsflowResult is what the sync did and cost.
+type opsflowResult struct {
+	side
+	Result    workflows.RevalidationSyncResult
+	Phases    []phase
+	WorkerRSS int64
+	Reader    *aliasReader
+	Live      string // the live index the aliases served during the sync
+	workerLog string
 }
 
-// startProc starts bin with its output in logPath. Its own process group keeps a Ctrl-C in
-// the terminal from reaching it before the benchmark has read its figures (the benchmark
-// stops it itself), and Pdeathsig stops it should the benchmark be killed outright.
-func startProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
-	f, err := os.Create(logPath)
+// runOpsflow runs the sync as an operator does: the worker binary on its own task queue, the
+// workflow started through the payload codec, while a reader polls current_connections. The
+// time is workflow start → result: creating the index, the count checks, the alias switch and
+// the clean-up as well as both ingests.
+func (h *harness) runOpsflow(ctx context.Context) (res opsflowResult, err error) {
+	if res.Live, err = seedLiveIndex(ctx, h.eng.es, h.o.liveDocs, h.o.seed); err != nil {
+		return res, err
+	}
+	worker, err := h.startWorker(ctx, &res)
+	if err != nil {
+		return res, err
+	}
+	defer worker.stop(45 * time.Second)
+	c, err := temporalx.Dial(h.cfg, temporalx.NewLogger("warn"))
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+
+	res.Reader = &aliasReader{}
+	readCtx, stopReader := context.WithCancel(ctx)
+	readerDone := make(chan struct{})
+	go func() { defer close(readerDone); res.Reader.run(readCtx, h.eng.es) }()
+	defer func() { stopReader(); <-readerDone }()
+
+	st := h.beginSide(worker)
+	runID, err := h.executeSync(ctx, c, &res.Result)
+	if err != nil {
+		return res, fmt.Errorf("RevalidationSync: %w; worker log tail:\n%s", err, worker.logTail(30))
+	}
+	res.Seconds = time.Since(st.began).Seconds()
+	h.endSide(ctx, st, worker, &res.side) // the worker still runs: its CPU and memory are readable
+	stopReader()
+
+	if res.WorkerRSS, err = worker.peakRSS(); err != nil {
+		return res, err
+	}
+	id := workflows.RevalidationSyncWorkflowID(h.env)
+	if res.Phases, err = phases(ctx, c, id, runID); err != nil {
+		say("could not read the workflow history for the phase times: %v", err)
+	}
+	return res, checkCounts(res.Result, h.o)
+}
+
+// startWorker starts the worker binary on the benchmark's task queue and environment and
+// waits until it polls.
+func (h *harness) startWorker(ctx context.Context, res *opsflowResult) (*proc, error) {
+	metricsAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{}), logFile: f}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and waits up to grace (the worker finishes running activities first),
-// then kills. Safe to call twice.
-func (p *proc) stop(grace time.Duration) {
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(grace):
-			fmt.Fprintf(os.Stderr, "bench: %s did not stop within %s after SIGTERM: killing it\n", p.name, grace)
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	}
-	_ = p.logFile.Close()
-}
-
-// peakRSS is the process's high-water resident set (VmHWM), read before it is stopped: the
-// kernel keeps the peak, so no sampling can miss a short spike.
-func (p *proc) peakRSS() (int64, error) {
-	return vmHWM(strconv.Itoa(p.cmd.Process.Pid))
-}
-
-// vmHWM reads VmHWM of /proc/<pid>/status in bytes; pid may be "self".
-func vmHWM(pid string) (int64, error) {
-	f, err := os.Open("/proc/" + pid + "/status")
+	env := append(os.Environ(),
+		"OPSFLOW_ES_URL="+h.cfg.Reval.ESURL,
+		"OPSFLOW_TASK_QUEUE="+h.cfg.Temporal.TaskQueue,
+		"OPSFLOW_ENVIRONMENT="+h.env,
+		"OPSFLOW_METRICS_ADDR="+metricsAddr,
+		"OPSFLOW_WORKER_SITES=none", // only the central worker: the sync runs there
+		fmt.Sprintf("OPSFLOW_REVAL_BATCH=%d", h.o.batch),
+	)
+	res.workerLog = filepath.Join(h.tmp, "worker.log")
+	worker, err := startProc("worker", res.workerLog, env, filepath.Join(h.tmp, "opsflow-worker"))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024, err
+	for _, line := range []string{"revalidation sync registered", "worker started"} {
+		if err := worker.waitForLog(ctx, line, time.Minute); err != nil {
+			worker.stop(10 * time.Second)
+			return nil, err
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc/" + pid + "/status")
+	return worker, nil
 }
 
-// logTail is the end of a child's log, for error messages.
-func (p *proc) logTail(lines int) string {
-	b, _ := os.ReadFile(p.logPath)
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
-// waitForLog waits until the child's log contains want; it fails early when the child exits.
-func (p *proc) waitForLog(ctx context.Context, want string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		b, _ := os.ReadFile(p.logPath)
-		if strings.Contains(string(b), want) {
-			return nil
-		}
-		if p.exited() {
-			return fmt.Errorf("%s exited (%v) before logging %q; log tail:\n%s", p.name, p.waitErr, want, p.logTail(30))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not log %q within %s; log tail:\n%s", p.name, want, timeout, p.logTail(30))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// freeAddr returns a 127.0.0.1 port nobody listens on right now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// executeSync starts RevalidationSync through the codec like the starter does and waits for
+// its result. A run that fails is terminated: it must not wait for a worker about to stop.
+func (h *harness) executeSync(ctx context.Context, c client.Client, out *workflows.RevalidationSyncResult) (string, error) {
+	id := workflows.RevalidationSyncWorkflowID(h.env)
+	say("opsflow: RevalidationSync %s on task queue %s", id, h.cfg.Temporal.TaskQueue)
+	wf, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                h.cfg.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowExecutionTimeout:                 h.o.timeout,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("RevalidationSync"),
+			workflows.EnvironmentKey.ValueSet(h.env)),
+	}, workflows.RevalidationSync, workflows.RevalidationSyncInput{Environment: h.env, IdleTimeout: h.o.idle.String()})
 	if err != nil {
+		return "", fmt.Errorf("start: %w", err)
+	}
+	if err := wf.Get(ctx, out); err != nil {
+		tctx, tcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = c.TerminateWorkflow(tctx, id, wf.GetRunID(), "benchmark stopped: "+err.Error())
+		tcancel()
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return wf.GetRunID(), nil
 }
 
-// waitForES pings until Elasticsearch answers, so the worker's own preflight ping succeeds.
-func waitForES(ctx context.Context, es *esclient.Client, p *proc, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if _, err := es.Ping(ctx); err == nil {
-			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("elasticsearch at %s not answering after %s: %w", es.URL(), timeout, err)
-		}
-		if p != nil && p.exited() {
-			return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.waitErr, p.logTail(30))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+// checkCounts makes a fast but wrong sync fail the benchmark: the figures count only when
+// every doctor arrived exactly once.
+func checkCounts(r workflows.RevalidationSyncResult, o options) error {
+	var problems []string
+	if r.Outcome != workflows.OutcomeSucceeded {
+		problems = append(problems, "outcome "+r.Outcome)
 	}
+	if r.Connections.Docs != int64(o.doctors) {
+		problems = append(problems, fmt.Sprintf("connections docs %d, want %d", r.Connections.Docs, o.doctors))
+	}
+	if r.GMC.Docs != int64(o.doctors+o.gmcOnly) {
+		problems = append(problems, fmt.Sprintf("GMC docs %d, want %d", r.GMC.Docs, o.doctors+o.gmcOnly))
+	}
+	if r.Counts.Total != int64(o.doctors+o.gmcOnly) {
+		problems = append(problems, fmt.Sprintf("index total %d, want %d", r.Counts.Total, o.doctors+o.gmcOnly))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("RevalidationSync finished with wrong counts: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
-// seedLiveIndex gives the aliases an index to serve while the sync builds the new one, as
-// in production, so the alias reader measures the switch and not an empty start. On a real
-// Elasticsearch it leaves existing aliases alone (it would otherwise add a second index
-// behind them) and reports that it did nothing.
-func seedLiveIndex(ctx context.Context, es *esclient.Client, docs int, seed uint64) (string, error) {
-	if idx, err := es.AliasIndices(ctx, esclient.CurrentConnectionsAlias); err == nil && len(idx) > 0 {
-		return "", nil
-	}
-	live := esclient.MasterDoctorIndexName(time.Now().Add(-time.Hour))
-	if err := es.CreateIndex(ctx, live, esclient.MasterDoctorMapping()); err != nil {
-		return "", err
-	}
-	batch := make([]esclient.Doc, 0, docs)
-	for i := range docs {
-		// Another seed than the sync's: the live build is "yesterday's" population.
-		g := revalsim.Generate(seed+1, i)
-		src := revalmsg.ConnectionDoc(g.Connection)
-		for k, v := range revalmsg.GMCDoc(g.GMC) {
-			src[k] = v
-		}
-		src["existsInGmc"] = true // every reader poll must find documents behind current_connections
-		batch = append(batch, esclient.Doc{ID: revalmsg.DocID(g.Connection.TCSPersonID), Source: src})
-	}
-	res, err := es.BulkIndex(ctx, live, batch, esclient.WithRefresh())
-	if err != nil {
-		return "", err
-	}
-	if len(res.Failed) > 0 {
-		return "", fmt.Errorf("seed live index %s: %d documents refused, first: %v", live, len(res.Failed), res.Failed[0])
-	}
-	if err := es.SwitchAliases(ctx, esclient.RevalidationAliases(live)); err != nil {
-		return "", err
-	}
-	return live, nil
+// phase is one activity of the run, from scheduled to completed (queueing included: that
+// is time the run spent on the step).
+type phase struct {
+	Name    string
+	Seconds float64
 }
 
-// aliasReader polls current_connections every 50 ms for the whole sync, the way the
-// connection service's list reads it. A failed read or an empty answer counts as outage
-// from the previous read on, so the outage is the time a user could have seen no list.
-type aliasReader struct {
-	mu                       sync.Mutex
-	reads, failures, empties int64
-	outage, slowest          time.Duration
-	firstProblem             string
-}
-
-func (r *aliasReader) run(ctx context.Context, es *esclient.Client) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	prev := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+// phases reads the activity times from the run's history, so the report shows where the
+// time beyond the two ingests went without instrumenting the workflow.
+func phases(ctx context.Context, c client.Client, id, runID string) ([]phase, error) {
+	type sched struct {
+		name string
+		at   time.Time
+	}
+	scheduled := map[int64]sched{}
+	var out []phase
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var first, last time.Time
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return out, err
 		}
-		began := time.Now()
-		n, err := es.Count(ctx, esclient.CurrentConnectionsAlias)
-		if ctx.Err() != nil {
-			return
+		t := ev.GetEventTime().AsTime()
+		if first.IsZero() {
+			first = t
 		}
-		now := time.Now()
-		r.mu.Lock()
-		r.reads++
-		r.slowest = max(r.slowest, now.Sub(began))
-		problem := ""
-		switch {
-		case err != nil:
-			r.failures++
-			problem = err.Error()
-		case n == 0:
-			r.empties++
-			problem = "current_connections returned 0 documents"
+		last = t
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			scheduled[ev.GetEventId()] = sched{name: a.GetActivityType().GetName(), at: t}
 		}
-		if problem != "" {
-			r.outage += now.Sub(prev)
-			if r.firstProblem == "" {
-				r.firstProblem = now.Format(time.RFC3339Nano) + " " + problem
+		if a := ev.GetActivityTaskCompletedEventAttributes(); a != nil {
+			if s, ok := scheduled[a.GetScheduledEventId()]; ok {
+				out = append(out, phase{Name: s.name, Seconds: t.Sub(s.at).Seconds()})
 			}
 		}
-		r.mu.Unlock()
-		prev = now
 	}
+	if !first.IsZero() {
+		sum := 0.0
+		for _, p := range out {
+			sum += p.Seconds
+		}
+		out = append(out, phase{Name: "between activities (workflow tasks)", Seconds: last.Sub(first).Seconds() - sum})
+	}
+	return out, nil
 }

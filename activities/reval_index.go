@@ -28,6 +28,12 @@ const (
 	ErrSyncDataTimeout    = "SyncDataTimeout"
 	ErrIndexStillLive     = "IndexStillLive"
 	ErrSyncIndexNameTaken = "SyncIndexNameTaken"
+	// Refusals of RevalidationRollback: no earlier build that served is left (or nothing
+	// serves), the build to go back to is empty or gone, or the aliases moved since the
+	// rollback was planned (a sync switched meanwhile).
+	ErrNoServedBuild          = "NoServedBuildToRollBackTo"
+	ErrRollbackTargetUnusable = "RollbackTargetUnusable"
+	ErrAliasesMoved           = "AliasesMoved"
 )
 
 // revalAliases are the names the services read through; one switch moves all of them.
@@ -199,7 +205,10 @@ type SwitchResult struct {
 // SwitchRevalAliases moves masterdoctorindex, current_connections, discrepancies and
 // recommendations to the new build in ONE _aliases request, so no search ever finds an
 // alias missing. A legacy concrete masterdoctorindex is removed inside the same request
-// (the only way an alias can take its name). Repeating it after success changes nothing.
+// (the only way an alias can take its name). It records in each build's mapping _meta that
+// it served: the builds that held the aliases before the switch, then the new one, so
+// cleanup keeps only builds that served and a rollback only goes back to one. Repeating it
+// after success changes nothing but that record.
 func (a *SearchIndexActivities) SwitchRevalAliases(ctx context.Context, in SyncIndexInput) (SwitchResult, error) {
 	var res SwitchResult
 	var actions []esclient.AliasAction
@@ -223,7 +232,12 @@ func (a *SearchIndexActivities) SwitchRevalAliases(ctx context.Context, in SyncI
 	}
 	if done {
 		res.AlreadyDone = true
-		return res, nil
+		return res, a.markServed(ctx, in.Index)
+	}
+	for old := range prev {
+		if err := a.markServed(ctx, old); err != nil { // it served until now, by definition
+			return res, err
+		}
 	}
 	live, err := a.liveState(ctx)
 	if err != nil {
@@ -239,61 +253,13 @@ func (a *SearchIndexActivities) SwitchRevalAliases(ctx context.Context, in SyncI
 	if err := a.ES.SwitchAliases(ctx, actions); err != nil {
 		return res, err
 	}
+	if err := a.markServed(ctx, in.Index); err != nil {
+		return res, err
+	}
 	for p := range prev {
 		res.Previous = append(res.Previous, p)
 	}
 	sort.Strings(res.Previous)
-	return res, nil
-}
-
-// CleanupInput says which builds to keep.
-type CleanupInput struct {
-	Current string `json:"current"`
-	// KeepPrevious builds older than Current are kept for rollback.
-	KeepPrevious int `json:"keepPrevious"`
-}
-
-// CleanupResult lists what was deleted and kept.
-type CleanupResult struct {
-	Deleted []string `json:"deleted"`
-	Kept    []string `json:"kept"`
-}
-
-// CleanupSyncIndexes deletes old builds beyond the newest KeepPrevious before Current.
-// It never deletes an index that holds any alias, nor anything newer than Current.
-func (a *SearchIndexActivities) CleanupSyncIndexes(ctx context.Context, in CleanupInput) (CleanupResult, error) {
-	res := CleanupResult{Deleted: []string{}, Kept: []string{}}
-	all, err := a.ES.ListIndices(ctx, esclient.MasterDoctorIndexPattern)
-	if err != nil {
-		return res, err
-	}
-	aliased := map[string]bool{}
-	for _, alias := range revalAliases {
-		idx, err := a.ES.AliasIndices(ctx, alias)
-		if err != nil {
-			return res, err
-		}
-		for _, i := range idx {
-			aliased[i] = true
-		}
-	}
-	var older []string
-	for _, ix := range all {
-		if ix.Name < in.Current { // timestamped names sort by time
-			older = append(older, ix.Name)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(older)))
-	for i, name := range older {
-		if i < in.KeepPrevious || aliased[name] {
-			res.Kept = append(res.Kept, name)
-			continue
-		}
-		if err := a.ES.DeleteIndex(ctx, name); err != nil && !esclient.IsNotFound(err) {
-			return res, err
-		}
-		res.Deleted = append(res.Deleted, name)
-	}
 	return res, nil
 }
 

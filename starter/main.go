@@ -12,7 +12,7 @@ const usage = `usage: opsflow <command> [flags]
 
 commands:
   release       start a tsd-import release & deploy (ReleaseDeploy)
-  sync          run the revalidation sync of an environment, or --abort it (RevalidationSync)
+  sync          run the revalidation sync of an environment, --abort it, or --rollback (RevalidationSync, RevalidationRollback)
   import        import a sample package from S3 into the durable area (PackageImport)
   progress      print the progress query of a run
   find          list runs by procedure, version, sample, outcome, environment, age

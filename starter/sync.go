@@ -19,24 +19,29 @@ import (
 	"github.com/opsflow/opsflow/workflows"
 )
 
-// runSync starts the revalidation sync of one environment, or aborts the running one.
-// The workflow id is fixed per environment, so a second start while one runs is refused
-// by Temporal instead of running the sync twice.
+// runSync starts the revalidation sync of one environment, aborts the running one, or rolls
+// the environment back to its previous build that served (--rollback). The workflow id is
+// fixed per environment, so a second start while one runs is refused by Temporal instead of
+// running the sync twice; a sync and a rollback of one environment never run together.
 func runSync(args []string) error {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	cfg.Register(fs)
 	wait := fs.Bool("wait", false, "follow the progress and print the result; exit 1 if the sync fails")
 	abort := fs.String("abort", "", "abort the running sync of --environment with this reason (update; the live index keeps serving)")
+	rollback := fs.Bool("rollback", false, "move the aliases of --environment back to the previous build that served (RevalidationRollback), wait and print the result")
 	idle := fs.String("idle-timeout", "", "how long TCS or the recommendation service may stay silent (default 15m)")
 	heartbeat := fs.String("heartbeat-timeout", "", "how soon a crashed ingest resumes on another worker (default 1m)")
 	maxShrink := fs.Float64("max-shrink", 0.1, "refuse the switch if the new index is smaller than the live one by more than this fraction")
-	keep := fs.Int("keep-previous", 1, "older builds kept for rollback")
+	keep := fs.Int("keep-previous", 1, "older builds that served kept for rollback (builds that never served are deleted)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := cfg.Finish(); err != nil {
 		return err
+	}
+	if *rollback && *abort != "" {
+		return errors.New("sync: --rollback and --abort are exclusive")
 	}
 	c, err := temporalx.Dial(cfg, temporalx.NewLogger("warn"))
 	if err != nil {
@@ -58,6 +63,16 @@ func runSync(args []string) error {
 		}
 		fmt.Println(answer)
 		return nil
+	}
+	if *rollback {
+		return runRollback(ctx, c, cfg)
+	}
+	rollbackID := workflows.RevalidationRollbackWorkflowID(cfg.Environment)
+	if running, runID, err := isRunning(ctx, c, rollbackID); err != nil {
+		return err
+	} else if running {
+		return fmt.Errorf("a revalidation rollback of %s is running (workflow %s, run %s); start the sync once it has ended",
+			cfg.Environment, rollbackID, runID)
 	}
 	in := workflows.RevalidationSyncInput{Environment: cfg.Environment, MaxShrink: maxShrink, KeepPrevious: keep,
 		IdleTimeout: *idle, HeartbeatTimeout: *heartbeat}

@@ -174,7 +174,7 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 	return w, nil
 }
 
-// registerReval wires the revalidation sync when Elasticsearch is configured: it checks
+// registerReval wires the revalidation sync and its rollback when Elasticsearch is configured: it checks
 // each system answers, declares the RabbitMQ topology and the GMC queue at start, so a
 // misconfiguration shows here rather than hours into a sync.
 func registerReval(ctx context.Context, w worker.Worker, cfg config.Config) error {
@@ -210,6 +210,7 @@ func registerReval(ctx context.Context, w worker.Worker, cfg config.Config) erro
 		return fmt.Errorf("revalidation sync: %w", err)
 	}
 	w.RegisterWorkflow(workflows.RevalidationSync)
+	w.RegisterWorkflow(workflows.RevalidationRollback)
 	w.RegisterActivity(&activities.SearchIndexActivities{ES: es})
 	w.RegisterActivity(&activities.RabbitActivities{Dial: dial})
 	w.RegisterActivity(&activities.SyncIngestActivities{DialAMQP: dial, SQS: sqsc, ES: es, BatchSize: cfg.Reval.BatchSize})

@@ -24,7 +24,8 @@ type RevalidationSyncInput struct {
 	// MaxShrink is the largest fraction the new index may be smaller than the live one
 	// (default 0.1); a bigger drop means missing data and the switch is refused.
 	MaxShrink *float64 `json:"maxShrink,omitempty"`
-	// KeepPrevious is how many older builds are kept for rollback (default 1).
+	// KeepPrevious is how many older builds that served are kept for rollback (default 1);
+	// builds that never served are deleted by the cleanup.
 	KeepPrevious *int `json:"keepPrevious,omitempty"`
 	// IdleTimeout is how long a producer may stay silent (Go duration, default "15m").
 	IdleTimeout string `json:"idleTimeout,omitempty"`

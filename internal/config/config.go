@@ -8,13 +8,11 @@ package config
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -46,6 +44,8 @@ type Config struct {
 	Reval      Reval
 
 	branches string // raw flag value, split by Finish
+	// envErrs are OPSFLOW_* values that did not parse; Validate reports them.
+	envErrs []error
 }
 
 // Import configures the sample package import (filelock-exporter step).
@@ -213,80 +213,6 @@ func DemoSites(stackDir, supervisorURL, user, password string) map[string]Site {
 	}
 }
 
-// Register binds every setting to a flag on fs, with the environment as the default value.
-// Call Finish after fs.Parse.
-func (c *Config) Register(fs *flag.FlagSet) {
-	str := func(p *string, name, env, usage string) {
-		*p = envOr(env, *p)
-		fs.StringVar(p, name, *p, usage+" (env "+env+")")
-	}
-	str(&c.Temporal.Address, "temporal-address", "OPSFLOW_TEMPORAL_ADDRESS", "Temporal frontend host:port")
-	str(&c.Temporal.Namespace, "temporal-namespace", "OPSFLOW_TEMPORAL_NAMESPACE", "Temporal namespace")
-	str(&c.Temporal.TaskQueue, "task-queue", "OPSFLOW_TASK_QUEUE", "task queue of workflows and central activities")
-	str(&c.Temporal.UIURL, "ui-url", "OPSFLOW_UI_URL", "Temporal Web UI base URL, for links")
-	str(&c.S3.Endpoint, "s3-endpoint", "OPSFLOW_S3_ENDPOINT", "S3 endpoint URL (empty = AWS)")
-	str(&c.S3.Region, "s3-region", "OPSFLOW_S3_REGION", "S3 region")
-	str(&c.S3.AccessKey, "s3-access-key", "OPSFLOW_S3_ACCESS_KEY", "S3 access key id")
-	str(&c.S3.SecretKey, "s3-secret-key", "OPSFLOW_S3_SECRET_KEY", "S3 secret key")
-	str(&c.S3.ArtifactBucket, "artifact-bucket", "OPSFLOW_ARTIFACT_BUCKET", "bucket holding release artifacts")
-	str(&c.Release.RepoDir, "release-repo", "OPSFLOW_RELEASE_REPO", "local clone of the release repository")
-	str(&c.Release.Remote, "release-remote", "OPSFLOW_RELEASE_REMOTE", "git remote that receives release tags")
-	str(&c.Release.ArtifactSource, "artifact-source", "OPSFLOW_ARTIFACT_SOURCE", "local (git archive) or gitlab (CI job artifact)")
-	str(&c.Release.Package, "release-package", "OPSFLOW_PACKAGE", "name of the released package")
-	str(&c.Release.GitLabURL, "gitlab-url", "OPSFLOW_GITLAB_URL", "GitLab base URL, e.g. https://gitlab.example.org")
-	str(&c.Release.GitLabToken, "gitlab-token", "OPSFLOW_GITLAB_TOKEN", "GitLab token (read_api + play jobs)")
-	str(&c.Release.GitLabProject, "gitlab-project", "OPSFLOW_GITLAB_PROJECT", "GitLab project id or path")
-	str(&c.Release.GitLabJob, "gitlab-job", "OPSFLOW_GITLAB_JOB", "name of the CI job producing the artifact")
-	str(&c.Release.GitLabArtifact, "gitlab-artifact", "OPSFLOW_GITLAB_ARTIFACT", "artifact path inside the job, {version} replaced")
-	str(&c.SitesFile, "sites-file", "OPSFLOW_SITES_FILE", "JSON file describing the deployment sites (empty = demo sites under OPSFLOW_STACK_DIR)")
-	str(&c.LogLevel, "log-level", "OPSFLOW_LOG_LEVEL", "debug, info, warn or error")
-	str(&c.Environment, "environment", "OPSFLOW_ENVIRONMENT", "deployment name (prod, preprod, dev), a search attribute of every run")
-	str(&c.Codec.KeysFile, "codec-keys-file", "OPSFLOW_CODEC_KEYS_FILE", "file of id:base64 AES-256 keys, active key first")
-	str(&c.Codec.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "id:base64 AES-256 keys, comma-separated, active key first (prefer the file)")
-	str(&c.Codec.IdentifierKey, "identifier-key", "OPSFLOW_IDENTIFIER_KEY", "secret for hashing sensitive identifiers in ids, search attributes and logs")
-	str(&c.Import.Bucket, "import-bucket", "OPSFLOW_IMPORT_BUCKET", "S3 bucket packages arrive in (one prefix per package)")
-	str(&c.Import.DurableDir, "durable-dir", "OPSFLOW_DURABLE_DIR", "durable area where imported packages land (default $OPSFLOW_STACK_DIR/durable)")
-	str(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
-	if v, err := time.ParseDuration(os.Getenv("OPSFLOW_STUCK_AFTER")); err == nil {
-		c.StuckAfter = v
-	}
-	fs.DurationVar(&c.StuckAfter, "stuck-after", c.StuckAfter, "notify when a run makes no progress this long, 0 disables (env OPSFLOW_STUCK_AFTER)")
-	str(&c.MetricsAddr, "metrics-addr", "OPSFLOW_METRICS_ADDR", "worker Prometheus metrics address (empty disables)")
-	if v, ok := os.LookupEnv("OPSFLOW_IDENTIFIERS_SENSITIVE"); ok {
-		c.Codec.IdentifiersSensitive, _ = strconv.ParseBool(v)
-	}
-	fs.BoolVar(&c.Codec.IdentifiersSensitive, "identifiers-sensitive", c.Codec.IdentifiersSensitive, "hash sample/package/person identifiers outside encrypted payloads (env OPSFLOW_IDENTIFIERS_SENSITIVE)")
-
-	c.branches = envOr("OPSFLOW_RELEASE_BRANCHES", strings.Join(c.Release.Branches, ","))
-	fs.StringVar(&c.branches, "release-branches", c.branches, "comma-separated release branch candidates, first existing wins (env OPSFLOW_RELEASE_BRANCHES)")
-
-	if v, ok := os.LookupEnv("OPSFLOW_S3_PATH_STYLE"); ok {
-		c.S3.PathStyle, _ = strconv.ParseBool(v)
-	}
-	fs.BoolVar(&c.S3.PathStyle, "s3-path-style", c.S3.PathStyle, "use path-style S3 addressing (env OPSFLOW_S3_PATH_STYLE)")
-	if v, err := strconv.Atoi(os.Getenv("OPSFLOW_KEEP_VERSIONS")); err == nil {
-		c.Release.KeepVersions = v
-	}
-	fs.IntVar(&c.Release.KeepVersions, "keep-versions", c.Release.KeepVersions, "extracted versions kept per site, at least 2 (env OPSFLOW_KEEP_VERSIONS)")
-	if v, err := time.ParseDuration(os.Getenv("OPSFLOW_STABLE_FOR")); err == nil {
-		c.Release.StableFor = v
-	}
-	fs.DurationVar(&c.Release.StableFor, "stable-for", c.Release.StableFor, "how long a started service must stay RUNNING (env OPSFLOW_STABLE_FOR)")
-
-	str(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "Elasticsearch URL of the revalidation index (empty disables the revalidation sync)")
-	str(&c.Reval.AMQPURL, "amqp-url", "OPSFLOW_AMQP_URL", "RabbitMQ URL of the revalidation services")
-	str(&c.Reval.SQSEndpoint, "sqs-endpoint", "OPSFLOW_SQS_ENDPOINT", "SQS endpoint URL (empty = AWS)")
-	str(&c.Reval.SQSRegion, "sqs-region", "OPSFLOW_SQS_REGION", "SQS region")
-	if v, err := time.ParseDuration(os.Getenv("OPSFLOW_SQS_VISIBILITY")); err == nil {
-		c.Reval.SQSVisibility = v
-	}
-	fs.DurationVar(&c.Reval.SQSVisibility, "sqs-visibility", c.Reval.SQSVisibility, "how long a received GMC message stays hidden before redelivery (env OPSFLOW_SQS_VISIBILITY)")
-	if v, err := strconv.Atoi(os.Getenv("OPSFLOW_REVAL_BATCH")); err == nil {
-		c.Reval.BatchSize = v
-	}
-	fs.IntVar(&c.Reval.BatchSize, "reval-batch", c.Reval.BatchSize, "documents per Elasticsearch bulk request in the revalidation sync (env OPSFLOW_REVAL_BATCH)")
-}
-
 // Finish loads the sites and validates the whole configuration after flags were parsed.
 func (c *Config) Finish() error {
 	if c.branches != "" {
@@ -346,7 +272,7 @@ func LoadSites(path string) (map[string]Site, error) {
 
 // Validate reports every problem at once so an operator fixes the config in one go.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := append([]error{}, c.envErrs...)
 	if c.Temporal.Address == "" {
 		errs = append(errs, errors.New("temporal address is empty (OPSFLOW_TEMPORAL_ADDRESS)"))
 	}
@@ -422,13 +348,6 @@ func (c *Config) WorkflowURL(workflowID, runID string) string {
 		u += "/" + runID
 	}
 	return u
-}
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok && v != "" {
-		return v
-	}
-	return def
 }
 
 func splitList(s string) []string {

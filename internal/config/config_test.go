@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,4 +109,50 @@ func TestEncryptionAndIdentifierKeysAreRequired(t *testing.T) {
 func TestWorkflowURL(t *testing.T) {
 	cfg := Default()
 	assert.Equal(t, "http://127.0.0.1:8233/namespaces/default/workflows/release-v1.0.0-rel/abc", cfg.WorkflowURL("release-v1.0.0-rel", "abc"))
+}
+
+// A typo must not switch identifier hashing off: before, any value ParseBool refused
+// (yes, ture) silently meant false, and sample names went into workflow ids in clear.
+func TestIdentifiersSensitiveAcceptsYesNoAndRefusesUnknownValues(t *testing.T) {
+	for value, want := range map[string]bool{"yes": true, "YES": true, "true": true, "1": true, "T": true,
+		"no": false, "No": false, "false": false, "0": false} {
+		t.Run(value, func(t *testing.T) {
+			t.Setenv("OPSFLOW_IDENTIFIERS_SENSITIVE", value)
+			cfg, err := parse(t)
+			require.NoError(t, err)
+			assert.Equal(t, want, cfg.Codec.IdentifiersSensitive)
+		})
+	}
+	for _, value := range []string{"ture", "on", "y", "sensitive"} {
+		t.Run(value, func(t *testing.T) {
+			t.Setenv("OPSFLOW_IDENTIFIERS_SENSITIVE", value)
+			_, err := parse(t)
+			require.Error(t, err, "%q must be refused, not read as false", value)
+			assert.Contains(t, err.Error(), "OPSFLOW_IDENTIFIERS_SENSITIVE")
+			assert.Contains(t, err.Error(), `"`+value+`"`)
+		})
+	}
+
+	cfg, err := parse(t, "--identifiers-sensitive=no")
+	require.NoError(t, err)
+	assert.False(t, cfg.Codec.IdentifiersSensitive, "the flag takes yes/no too")
+	cfg = Default()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg.Register(fs)
+	err = fs.Parse([]string{"--identifiers-sensitive=maybe"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "identifiers-sensitive")
+	assert.Contains(t, err.Error(), `"maybe"`)
+}
+
+func TestMalformedTypedSettingsAreConfigurationErrors(t *testing.T) {
+	t.Setenv("OPSFLOW_S3_PATH_STYLE", "ja")
+	t.Setenv("OPSFLOW_KEEP_VERSIONS", "two")
+	t.Setenv("OPSFLOW_STABLE_FOR", "3")
+	_, err := parse(t)
+	require.Error(t, err)
+	for _, want := range []string{`OPSFLOW_S3_PATH_STYLE="ja"`, `OPSFLOW_KEEP_VERSIONS="two"`, `OPSFLOW_STABLE_FOR="3"`} {
+		assert.Contains(t, err.Error(), want)
+	}
 }

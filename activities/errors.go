@@ -22,8 +22,10 @@ const (
 	ErrUnknownService     = "UnknownService"
 	ErrServiceStartFailed = "ServiceStartFailed"
 	ErrNoPreviousVersion  = "NoPreviousVersion"
-	ErrArtifactNotFound   = "ArtifactNotFound"
-	ErrArtifactSource     = "ArtifactSourceRejected"
+	// ErrPreviousVersionMissing: the version to roll back to is not on the site (any more).
+	ErrPreviousVersionMissing = "PreviousVersionMissing"
+	ErrArtifactNotFound       = "ArtifactNotFound"
+	ErrArtifactSource         = "ArtifactSourceRejected"
 )
 
 // permanent wraps err as non-retryable with a message naming the thing at fault.

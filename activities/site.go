@@ -297,6 +297,12 @@ func (a *SiteActivities) RollbackRelease(ctx context.Context, in RollbackInput) 
 			a.Site.Name, a.Package, in.Services)
 	}
 	dir := filepath.Join(a.releasesDir(), a.releaseName(in.Previous))
+	if st, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || (err == nil && !st.IsDir()) {
+		// Retrying cannot bring a removed directory back: say so at once, services are stopped.
+		return RollbackResult{}, permanent(ErrPreviousVersionMissing, err,
+			"site %s: cannot roll back to %s: %s is missing; nothing was switched and services %v stay STOPPED",
+			a.Site.Name, in.Previous, dir, in.Services)
+	}
 	got, err := readVersion(dir)
 	if err != nil {
 		return RollbackResult{}, fmt.Errorf("site %s: previous version %s at %s: %w", a.Site.Name, in.Previous, dir, err)

@@ -312,3 +312,19 @@ func TestPlanSiteDeployTouchesNothing(t *testing.T) {
 	assert.Equal(t, pidBefore.PID, after.PID, "service not restarted")
 	assert.Equal(t, "v1.0.0-rel", f.current(t))
 }
+
+// A rollback whose previous version is gone from the site cannot succeed by retrying: it
+// must fail at once, naming the missing directory, instead of retrying for an hour while
+// the services stay stopped.
+func TestRollbackToAMissingPreviousVersionFailsAtOnce(t *testing.T) {
+	f := newSiteFixture(t)
+	f.deploy(t, "v1.0.0-rel", goodService)
+	f.deploy(t, "v1.1.0-rel", goodService)
+	missing := filepath.Join(f.dir, "sw", "releases", "tsd-import-v1.0.0-rel")
+	require.NoError(t, os.RemoveAll(missing))
+
+	_, err := f.env().ExecuteActivity(f.acts.RollbackRelease, RollbackInput{Previous: "v1.0.0-rel", Failed: "v1.1.0-rel", Services: []string{"svc-a"}})
+	app := requireAppError(t, err, ErrPreviousVersionMissing)
+	assert.Contains(t, app.Error(), missing)
+	assert.Equal(t, "v1.1.0-rel", f.current(t), "nothing switched")
+}

@@ -347,3 +347,23 @@ func (s *ReleaseDeploySuite) TestCancelDuringStartStillRollsBack() {
 func TestReleaseDeployWorkflowID(t *testing.T) {
 	require.Equal(t, "release-v1.4.0-rel", ReleaseDeployWorkflowID("v1.4.0-rel"))
 }
+
+func (s *ReleaseDeploySuite) TestRollbackToAMissingPreviousVersionLeavesTheSiteStoppedAtOnce() {
+	s.expectCentral()
+	s.expectDeployed("v1.3.0-rel")
+	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
+	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).
+		Return(activities.ExtractResult{}, temporal.NewNonRetryableApplicationError("VERSION mismatch", activities.ErrVersionMismatch, nil)).Once()
+	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything, mock.Anything).Return(activities.RollbackResult{},
+		temporal.NewNonRetryableApplicationError("site nsc: cannot roll back to v1.3.0-rel: /site/sw/releases/tsd-import-v1.3.0-rel is missing",
+			activities.ErrPreviousVersionMissing, nil)).Once() // once: not retried for an hour
+	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
+	app := s.failure()
+	s.Equal(ErrSiteLeftDown, app.Type())
+	s.True(app.NonRetryable())
+	s.Contains(app.Error(), "/site/sw/releases/tsd-import-v1.3.0-rel is missing")
+	s.Require().Len(s.notices, 1)
+	s.Equal(ErrSiteLeftDown, s.notices[0].ErrorType)
+}

@@ -53,7 +53,7 @@ func runImport(args []string) error {
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	run, already, err := startOrJoin(ctx, c, client.StartWorkflowOptions{
 		ID:                       wfID,
 		TaskQueue:                cfg.Temporal.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -64,7 +64,12 @@ func runImport(args []string) error {
 	if err != nil {
 		return fmt.Errorf("start PackageImport: %w", err)
 	}
-	fmt.Printf("started PackageImport\n  workflow id: %s\n  web UI:      %s\n", run.GetID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
+	// The name is sensitive: the message names the run by its hashed id only.
+	what := "PackageImport"
+	if already {
+		what = "PackageImport of this package"
+	}
+	printRun(cfg, what, run, already, *wait)
 	if !*wait {
 		return nil
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -63,11 +62,13 @@ func runRelease(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	run, already, err := startOrJoin(ctx, c, client.StartWorkflowOptions{
 		ID:        *workflowID,
 		TaskQueue: cfg.Temporal.TaskQueue,
-		// A release already running under this id is not started twice.
+		// A release running under this id is followed, not started twice; a completed one
+		// may be started again (it finds the tag, the artifact and the sites done).
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionTimeout: 6 * time.Hour,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version),
@@ -75,14 +76,9 @@ func runRelease(args []string) error {
 		StaticSummary: "Release & deploy " + *version,
 	}, workflows.ReleaseDeploy, in)
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			return fmt.Errorf("a run with workflow id %s is already running: %w", *workflowID, err)
-		}
 		return fmt.Errorf("start ReleaseDeploy %s: %w", *version, err)
 	}
-	fmt.Printf("started ReleaseDeploy %s\n  workflow id: %s\n  run id:      %s\n  web UI:      %s\n",
-		*version, run.GetID(), run.GetRunID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
+	printRun(cfg, "ReleaseDeploy "+*version, run, already, *wait)
 	if !*wait {
 		return nil
 	}

@@ -65,7 +65,7 @@ func queueEmpty(t *testing.T, s revalServers, url string) {
 	assert.Zero(t, visible+inFlight, "every message was deleted")
 }
 
-func TestClearGMCQueueDeletesAnEarlierRunsMessagesAndDatesTheClearOnTheQueuesClock(t *testing.T) {
+func TestIngestGMCClearDeletesAnEarlierRunsMessagesAndDatesTheClearOnTheQueuesClock(t *testing.T) {
 	s := startReval(t)
 	ctx := context.Background()
 	name, url := gmcQueue(t, s)
@@ -236,7 +236,7 @@ func TestIngestGMCADuplicateSyncEndDoesNotEndThePhaseBeforeTheAnnouncedCountIsSt
 	queueEmpty(t, s, url)
 }
 
-func TestStaleGMCComparesMillisecondsOnTheQueuesClock(t *testing.T) {
+func TestIngestGMCStaleRuleComparesMillisecondsOnTheQueuesClock(t *testing.T) {
 	notBefore := time.Date(2026, 11, 23, 10, 0, 0, int(1500*time.Microsecond), time.UTC) // 1.5 ms
 	at := func(ms int) sqsclient.Message {
 		return sqsclient.Message{Body: "{}", SentAt: time.Date(2026, 11, 23, 10, 0, 0, ms*int(time.Millisecond), time.UTC)}

@@ -39,6 +39,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.SitesFile, "sites-file", "OPSFLOW_SITES_FILE", "JSON file describing the deployment sites (empty = demo sites under OPSFLOW_STACK_DIR)")
 	str(&c.LogLevel, "log-level", "OPSFLOW_LOG_LEVEL", "debug, info, warn or error")
 	str(&c.Environment, "environment", "OPSFLOW_ENVIRONMENT", "deployment name (prod, preprod, dev), a search attribute of every run")
+	fs.StringVar(&c.Environment, "env", c.Environment, "short for --environment")
 	str(&c.Codec.KeysFile, "codec-keys-file", "OPSFLOW_CODEC_KEYS_FILE", "file of id:base64 AES-256 keys, active key first")
 	str(&c.Codec.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "id:base64 AES-256 keys, comma-separated, active key first (prefer the file)")
 	str(&c.Codec.IdentifierKey, "identifier-key", "OPSFLOW_IDENTIFIER_KEY", "secret for hashing sensitive identifiers in ids, search attributes and logs")
@@ -57,7 +58,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	c.integer(fs, &c.Release.KeepVersions, "keep-versions", "OPSFLOW_KEEP_VERSIONS", "extracted versions kept per site, at least 2")
 	c.duration(fs, &c.Release.StableFor, "stable-for", "OPSFLOW_STABLE_FOR", "how long a started service must stay RUNNING")
 
-	str(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "Elasticsearch URL of the revalidation index (empty disables the revalidation sync)")
+	str(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "OpenSearch (or Elasticsearch 7) URL of the revalidation index (empty disables the revalidation sync)")
 	str(&c.Reval.AMQPURL, "amqp-url", "OPSFLOW_AMQP_URL", "RabbitMQ URL of the revalidation services")
 	str(&c.Reval.SQSEndpoint, "sqs-endpoint", "OPSFLOW_SQS_ENDPOINT", "SQS endpoint URL (empty = AWS)")
 	str(&c.Reval.SQSRegion, "sqs-region", "OPSFLOW_SQS_REGION", "SQS region")

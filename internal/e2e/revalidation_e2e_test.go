@@ -225,6 +225,34 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	assert.Contains(t, list, id)
 	assert.Equal(t, int32(1), tcs.Answered.Load(), "TCS was asked once")
 	assert.True(t, strings.HasPrefix(res.Index, "masterdoctorindex-"))
+
+	// Rollback in one command, as an operator types it, under the same 50 ms reader: all four
+	// aliases go back to the build that served before, with no moment without them.
+	reader = &aliasReader{}
+	readCtx, stopReader = context.WithCancel(ctx)
+	readerDone = make(chan struct{})
+	go func() { defer close(readerDone); reader.run(readCtx, es) }()
+	time.Sleep(300 * time.Millisecond)
+	out, err = d.starter("sync", "--rollback", "--env", d.environment)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, fmt.Sprintf("moved from %s to %s", res.Index, live))
+	stopReader()
+	<-readerDone
+	for _, alias := range []string{esclient.MasterDoctorAlias, esclient.CurrentConnectionsAlias, esclient.DiscrepanciesAlias, esclient.RecommendationsAlias} {
+		idx, err := es.AliasIndices(ctx, alias)
+		require.NoError(t, err)
+		assert.Equal(t, []string{live}, idx, alias)
+	}
+	kept, err := es.IndexExists(ctx, res.Index)
+	require.NoError(t, err)
+	assert.True(t, kept, "the build rolled back from is kept")
+	assert.Zero(t, reader.failures.Load(), "alias reads failed during the rollback: first %s", reader.firstProblem)
+	assert.Zero(t, reader.empties.Load(), "empty current_connections during the rollback: first %s", reader.firstProblem)
+	// Nothing older served: a second rollback is refused, naming what keeps serving.
+	out, err = d.starter("sync", "--rollback", "--env", d.environment)
+	require.Error(t, err, out)
+	assert.Contains(t, out, "no previous build that served")
+	assert.Contains(t, out, live+" keeps serving")
 }
 
 func convert[T any](t *testing.T, v any) T {

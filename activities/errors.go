@@ -26,6 +26,8 @@ const (
 	ErrPreviousVersionMissing = "PreviousVersionMissing"
 	ErrArtifactNotFound       = "ArtifactNotFound"
 	ErrArtifactSource         = "ArtifactSourceRejected"
+	// ErrInvalidInput: an activity input no run could have sent (a workflow bug or a hand-made start).
+	ErrInvalidInput = "InvalidInput"
 )
 
 // permanent wraps err as non-retryable with a message naming the thing at fault.

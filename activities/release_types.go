@@ -91,6 +91,9 @@ type ArchiveResult struct {
 // ServicesInput names the services to act on.
 type ServicesInput struct {
 	Services []string `json:"services"`
+	// Run is the workflow run deploying. Once its start succeeded the run no longer rolls
+	// back, so StartServices drops the run's rollback pin (see ExtractInput.Run).
+	Run string `json:"run,omitempty"`
 }
 
 // ServicesResult reports each service's state afterwards.
@@ -102,6 +105,12 @@ type ServicesResult struct {
 type ExtractInput struct {
 	Version     string `json:"version"`
 	ArchivePath string `json:"archivePath"`
+	// Run is the workflow run deploying (its run id): it names the temporary files, so two
+	// runs never share one, and pins the versions this run may still switch back to.
+	Run string `json:"run,omitempty"`
+	// KeepUntil is when this run can no longer roll back (its end at the latest): until then
+	// no other run's extraction removes the version it replaces. Zero: 24 hours from now.
+	KeepUntil time.Time `json:"keepUntil,omitempty"`
 }
 
 // ExtractResult says what the site ran before and runs now, and what was cleaned up.
@@ -116,6 +125,8 @@ type RollbackInput struct {
 	Previous string   `json:"previous"`
 	Failed   string   `json:"failed"`
 	Services []string `json:"services"`
+	// Run is the workflow run rolling back; it names the temporary symlink.
+	Run string `json:"run,omitempty"`
 }
 
 // RollbackResult reports the version now running.

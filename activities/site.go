@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/opsflow/opsflow/internal/checksum"
 	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/s3store"
-	"github.com/opsflow/opsflow/internal/safearchive"
 	"github.com/opsflow/opsflow/internal/supervisor"
 )
 
@@ -201,8 +199,17 @@ func (a *SiteActivities) StopServices(ctx context.Context, in ServicesInput) (Se
 }
 
 // StartServices starts each service and checks it stays RUNNING for StableFor.
+// A run whose services started no longer rolls back: its rollback pin goes.
 func (a *SiteActivities) StartServices(ctx context.Context, in ServicesInput) (ServicesResult, error) {
-	return a.start(ctx, in.Services)
+	run, err := runToken(ctx, in.Run)
+	if err != nil {
+		return ServicesResult{}, err
+	}
+	res, err := a.start(ctx, in.Services)
+	if err == nil {
+		a.unpin(ctx, run)
+	}
+	return res, err
 }
 
 func (a *SiteActivities) start(ctx context.Context, services []string) (ServicesResult, error) {
@@ -226,179 +233,6 @@ func (a *SiteActivities) start(ctx context.Context, services []string) (Services
 		states[name] = "RUNNING"
 	}
 	return ServicesResult{States: states}, nil
-}
-
-// ExtractRelease extracts the archived artifact beside the running version, checks its
-// VERSION, then switches the symlink in one rename. Old versions are removed only after
-// that, and the previous one is always kept for rollback.
-func (a *SiteActivities) ExtractRelease(ctx context.Context, in ExtractInput) (ExtractResult, error) {
-	if err := os.MkdirAll(a.releasesDir(), 0o755); err != nil {
-		return ExtractResult{}, err
-	}
-	previous, err := a.DeployedVersion(ctx)
-	if err != nil {
-		return ExtractResult{}, err
-	}
-	if err := a.adoptPlainDirectory(previous); err != nil {
-		return ExtractResult{}, err
-	}
-	target := filepath.Join(a.releasesDir(), a.releaseName(in.Version))
-	currentTarget, _ := filepath.EvalSymlinks(a.currentLink())
-
-	staging := filepath.Join(a.releasesDir(), ".staging-"+in.Version)
-	if err := os.RemoveAll(staging); err != nil { // left over by a crashed attempt
-		return ExtractResult{}, err
-	}
-	activity.RecordHeartbeat(ctx, "extracting "+filepath.Base(in.ArchivePath))
-	if _, err := safearchive.ExtractTarGzFile(in.ArchivePath, staging, safearchive.Options{}); err != nil {
-		return ExtractResult{}, archiveError(err, in.ArchivePath)
-	}
-	defer os.RemoveAll(staging)
-	root, err := releaseRoot(staging)
-	if err != nil {
-		return ExtractResult{}, err
-	}
-	got, err := readVersion(root)
-	if err != nil {
-		return ExtractResult{}, err
-	}
-	if got != in.Version {
-		return ExtractResult{}, permanent(ErrVersionMismatch, nil,
-			"site %s: %s contains VERSION %q, expected %q; the running version was not touched",
-			a.Site.Name, filepath.Base(in.ArchivePath), got, in.Version)
-	}
-
-	if currentTarget != "" && sameFile(currentTarget, target) {
-		// Redeploying the version that already runs: keep its directory, nothing to switch.
-		return ExtractResult{Previous: previous, Current: in.Version}, nil
-	}
-	if err := os.RemoveAll(target); err != nil { // a stale, unused extraction of this version
-		return ExtractResult{}, err
-	}
-	if err := os.Rename(root, target); err != nil {
-		return ExtractResult{}, err
-	}
-	if err := a.switchTo(in.Version); err != nil {
-		return ExtractResult{}, err
-	}
-	removed, err := a.pruneReleases(in.Version, previous)
-	if err != nil {
-		activity.GetLogger(ctx).Warn("could not remove old releases", "site", a.Site.Name, "error", err)
-	}
-	return ExtractResult{Previous: previous, Current: in.Version, Removed: removed}, nil
-}
-
-// RollbackRelease stops the services, switches back to the previous version and starts the
-// services on it.
-func (a *SiteActivities) RollbackRelease(ctx context.Context, in RollbackInput) (RollbackResult, error) {
-	if in.Previous == "" {
-		return RollbackResult{}, permanent(ErrNoPreviousVersion, nil,
-			"site %s has no previous version of %s to roll back to: services %v stay STOPPED",
-			a.Site.Name, a.Package, in.Services)
-	}
-	dir := filepath.Join(a.releasesDir(), a.releaseName(in.Previous))
-	if st, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) || (err == nil && !st.IsDir()) {
-		// Retrying cannot bring a removed directory back: say so at once, services are stopped.
-		return RollbackResult{}, permanent(ErrPreviousVersionMissing, err,
-			"site %s: cannot roll back to %s: %s is missing; nothing was switched and services %v stay STOPPED",
-			a.Site.Name, in.Previous, dir, in.Services)
-	}
-	got, err := readVersion(dir)
-	if err != nil {
-		return RollbackResult{}, fmt.Errorf("site %s: previous version %s at %s: %w", a.Site.Name, in.Previous, dir, err)
-	}
-	if got != in.Previous {
-		return RollbackResult{}, permanent(ErrVersionMismatch, nil, "site %s: %s says VERSION %q, expected %q", a.Site.Name, dir, got, in.Previous)
-	}
-	// Services the failed attempt managed to start run the new code: stop them first.
-	if _, err := a.StopServices(ctx, ServicesInput{Services: in.Services}); err != nil {
-		return RollbackResult{}, err
-	}
-	if err := a.switchTo(in.Previous); err != nil {
-		return RollbackResult{}, err
-	}
-	res, err := a.start(ctx, in.Services)
-	if err != nil {
-		return RollbackResult{}, err
-	}
-	return RollbackResult{Current: in.Previous, States: res.States}, nil
-}
-
-// switchTo points the package symlink at version's directory in a single rename.
-func (a *SiteActivities) switchTo(version string) error {
-	tmp := filepath.Join(a.swDir(), "."+a.Package+".swap")
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Join("releases", a.releaseName(version)), tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, a.currentLink()); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("site %s: switch %s to %s: %w", a.Site.Name, a.currentLink(), version, err)
-	}
-	return nil
-}
-
-// adoptPlainDirectory moves a hand-deployed sw/{Package} directory into releases/, so the
-// first automated release can still roll back to it.
-func (a *SiteActivities) adoptPlainDirectory(version string) error {
-	st, err := os.Lstat(a.currentLink())
-	if err != nil || st.Mode()&os.ModeSymlink != 0 {
-		return nil
-	}
-	if version == "" {
-		return permanent(ErrVersionMismatch, nil, "site %s: %s is a directory without VERSION; move it away by hand", a.Site.Name, a.currentLink())
-	}
-	dest := filepath.Join(a.releasesDir(), a.releaseName(version))
-	if _, err := os.Stat(dest); err == nil {
-		return permanent(ErrArchiveConflict, nil, "site %s: cannot adopt %s, %s exists", a.Site.Name, a.currentLink(), dest)
-	}
-	if err := os.Rename(a.currentLink(), dest); err != nil {
-		return err
-	}
-	return a.switchTo(version)
-}
-
-// pruneReleases removes extracted versions beyond KeepVersions, oldest first, never the
-// current or previous one.
-func (a *SiteActivities) pruneReleases(current, previous string) ([]string, error) {
-	entries, err := os.ReadDir(a.releasesDir())
-	if err != nil {
-		return nil, err
-	}
-	keep := map[string]bool{a.releaseName(current): true}
-	if previous != "" {
-		keep[a.releaseName(previous)] = true
-	}
-	type cand struct {
-		name string
-		mod  time.Time
-	}
-	var cands []cand
-	for _, e := range entries {
-		if !e.IsDir() || keep[e.Name()] || !strings.HasPrefix(e.Name(), a.Package+"-") {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue
-		}
-		cands = append(cands, cand{e.Name(), info.ModTime()})
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].mod.After(cands[j].mod) })
-	room := a.KeepVersions - len(keep)
-	var removed []string
-	var errs []error
-	for i, c := range cands {
-		if i < room {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(a.releasesDir(), c.name)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, c.name)
-	}
-	return removed, errors.Join(errs...)
 }
 
 // client returns the supervisord client of the host that runs service.
@@ -436,10 +270,4 @@ func (a *SiteActivities) serviceError(name, action string, err error) error {
 		return permanent(ErrServiceStartFailed, err, "site %s: %s of %s failed: %v", a.Site.Name, action, name, err)
 	}
 	return fmt.Errorf("site %s: %s %s: %w", a.Site.Name, action, name, err)
-}
-
-func sameFile(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }

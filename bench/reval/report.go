@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // anchor is the seed's figure for today's manual procedure (shared/seeds, revalidation sync):
@@ -63,6 +64,8 @@ func (r report) markdown() string {
 	row("bench process peak RSS (raw client, alias reader, monitor)", "%s", mb(r.benchRSS))
 	row("largest backlog raw / opsflow (RabbitMQ ready; SQS waiting)", "%d / %d; %d / %d",
 		r.raw.Peaks.RabbitMax, r.ops.Peaks.RabbitMax, r.raw.Peaks.SQSMax, r.ops.Peaks.SQSMax)
+	row("longest SQS stall raw / opsflow (nothing visible, the same messages in flight)", "%.1f s / %.1f s%s",
+		r.raw.Peaks.sqsStall.Seconds(), r.ops.Peaks.sqsStall.Seconds(), stallNote(r.raw.Peaks.sqsStall, r.ops.Peaks.sqsStall))
 	res := r.ops.Result
 	row("counts raw", "index total %d, from TCS %d, with GMC data %d, GMC only %d",
 		r.raw.Total, r.raw.WithTCS, r.raw.WithGMC, r.raw.Created)
@@ -131,6 +134,15 @@ func (r report) engineRows(row rowFunc) {
 	hwm, _ := vmHWM(strconv.Itoa(pid))
 	row("OpenSearch process RSS, raw / opsflow"+r.pidNote(roleSearch), "peak sampled %s / %s; VmHWM since it started %s",
 		mb(re.RSSPeak), mb(oe.RSSPeak), mb(hwm))
+}
+
+// stallNote explains a long SQS stall, which inflates that side's time by up to the
+// queue's visibility timeout.
+func stallNote(raw, ops time.Duration) string {
+	if max(raw, ops) < 5*time.Second {
+		return ""
+	}
+	return ": a side waited for messages in flight to come back after their visibility timeout; its time is inflated by that"
 }
 
 // pidNote is " (pid 123, java)" for a server found on this machine.

@@ -147,9 +147,17 @@ func startRecommendation(t *testing.T, conn *amqpx.Conn, sim *Recommendation) *a
 // receiveAll reads (and deletes) messages until want arrived, then checks nothing more comes.
 func receiveAll(t *testing.T, c *sqsclient.Client, url string, want int) []IndexSyncMessage {
 	t.Helper()
+	got, _ := receiveAllSent(t, c, url, want)
+	return got
+}
+
+// receiveAllSent is receiveAll with each message's SentAt (SQS's SentTimestamp), in the same order.
+func receiveAllSent(t *testing.T, c *sqsclient.Client, url string, want int) ([]IndexSyncMessage, []time.Time) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var got []IndexSyncMessage
+	var sent []time.Time
 	for len(got) < want {
 		// Ask for no more than is missing: some SQS servers (local-aws-sqs) hold a long poll
 		// for its whole wait when fewer messages than asked for are available.
@@ -159,13 +167,14 @@ func receiveAll(t *testing.T, c *sqsclient.Client, url string, want int) []Index
 			var im IndexSyncMessage
 			require.NoError(t, json.Unmarshal([]byte(m.Body), &im), m.Body)
 			got = append(got, im)
+			sent = append(sent, m.SentAt)
 		}
 		require.NoError(t, c.Delete(ctx, url, msgs))
 	}
 	extra, err := c.Receive(ctx, url, sqsclient.MaxBatch, time.Second)
 	require.NoError(t, err)
 	require.Empty(t, extra, "no message beyond the %d expected", want)
-	return got
+	return got, sent
 }
 
 // checkGMCLeg asserts one message per doctor 0..n-1 of seed, each exactly Generate's, and
@@ -220,11 +229,24 @@ func TestRecommendationSyncEndFollowsEveryDoctor(t *testing.T) {
 	pub := startRecommendation(t, conn, sim)
 	require.NoError(t, pub.Publish(context.Background(), "reval.exchange", "reval.recommendation.syncstart", []byte(GMCSyncStart)))
 	require.Eventually(t, func() bool { return sim.Answered.Load() == 1 }, 30*time.Second, 20*time.Millisecond)
-	// Everything is in the queue now; the stack's SQS server (ElasticMQ) hands messages out in
-	// the order they were sent, so the syncEnd comes last only if it was sent after every doctor.
-	got := receiveAll(t, sqs, url, doctors+1)
-	assert.True(t, got[len(got)-1].SyncEnd, "the syncEnd is sent after all doctors")
+	// Everything is in the queue now. SQS promises no order (ElasticMQ hands out messages by
+	// send time, in any order within one millisecond), so the check is on SQS's own clock: no
+	// doctor was accepted after the syncEnd.
+	got, sent := receiveAllSent(t, sqs, url, doctors+1)
 	checkGMCLeg(t, got, seed, doctors)
+	var end time.Time
+	for i, m := range got {
+		if m.SyncEnd {
+			end = sent[i]
+		}
+	}
+	require.False(t, end.IsZero(), "the SQS server reports SentTimestamp")
+	for i, m := range got {
+		if !m.SyncEnd {
+			assert.False(t, sent[i].After(end), "doctor %s accepted at %s, after the syncEnd (%s)",
+				m.Payload.Doctor.GMCReferenceNumber, sent[i].Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+		}
+	}
 }
 
 func TestRecommendationRejectsAnythingButGMCSyncStart(t *testing.T) {

@@ -159,8 +159,7 @@ func receiveAllSent(t *testing.T, c *sqsclient.Client, url string, want int) ([]
 	var got []IndexSyncMessage
 	var sent []time.Time
 	for len(got) < want {
-		// Ask for no more than is missing: some SQS servers (local-aws-sqs) hold a long poll
-		// for its whole wait when fewer messages than asked for are available.
+		// Ask for no more than is missing, so the last receive does not wait out its long poll.
 		msgs, err := c.Receive(ctx, url, min(sqsclient.MaxBatch, want-len(got)), 5*time.Second)
 		require.NoError(t, err, "received %d of %d messages", len(got), want)
 		for _, m := range msgs {

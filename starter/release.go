@@ -31,6 +31,8 @@ func runRelease(args []string) error {
 	wait := fs.Bool("wait", false, "follow the run to its end, printing progress; exit 1 if it fails")
 	dryRun := fs.Bool("dry-run", false, "plan only: report what each step would do, change nothing (workflow id gets -dry-run)")
 	workflowID := fs.String("workflow-id", "", "workflow id (default release-<version>)")
+	timeLimit := fs.Duration("time-limit", workflows.ReleaseDeployDefaultTimeLimit,
+		"the run's own limit, tag to last start; past it the step under way stops, a stopped site is rolled back and operators are notified")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,7 +42,10 @@ func runRelease(args []string) error {
 	if err := cfg.Finish(); err != nil {
 		return err
 	}
-	in := workflows.ReleaseDeployInput{Version: *version, Force: *force, DryRun: *dryRun}
+	if *timeLimit < time.Minute || *timeLimit > workflows.ReleaseDeployMaxTimeLimit {
+		return fmt.Errorf("--time-limit %s is outside 1m..%s", *timeLimit, workflows.ReleaseDeployMaxTimeLimit)
+	}
+	in := workflows.ReleaseDeployInput{Version: *version, Force: *force, DryRun: *dryRun, TimeLimit: timeLimit.String()}
 	for _, s := range strings.Split(*sites, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			in.Sites = append(in.Sites, s)
@@ -69,7 +74,9 @@ func runRelease(args []string) error {
 		// may be started again (it finds the tag, the artifact and the sites done).
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionTimeout: 6 * time.Hour,
+		// The server's limit ends a run without a rollback or a notice: it comes well after
+		// the run's own time limit plus the rollback and the notice.
+		WorkflowExecutionTimeout: workflows.ReleaseDeployExecutionTimeout(*timeLimit),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version),
 			workflows.EnvironmentKey.ValueSet(cfg.Environment)),

@@ -161,6 +161,7 @@ func newCentralWorker(ctx context.Context, c client.Client, cfg config.Config, s
 	}
 	w := worker.New(c, cfg.Temporal.TaskQueue, workerOptions())
 	w.RegisterWorkflow(workflows.ReleaseDeploy)
+	w.RegisterWorkflow(workflows.SiteLock)
 	w.RegisterWorkflow(workflows.PackageImport)
 	w.RegisterActivity(&activities.ImportActivities{S3: s3c, Bucket: cfg.Import.Bucket, DurableDir: cfg.Import.DurableDir, Hasher: hasher,
 		Environment: cfg.Environment})

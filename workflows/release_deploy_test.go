@@ -24,6 +24,9 @@ type ReleaseDeploySuite struct {
 
 func TestReleaseDeploy(t *testing.T) { suite.Run(t, new(ReleaseDeploySuite)) }
 
+// testRunID is the run id of the test environment's workflow.
+const testRunID = "default-test-run-id"
+
 var (
 	nscTarget = activities.SiteTarget{Name: "nsc", TaskQueue: "opsflow-site-nsc",
 		Components: []string{"lims-exporter/", "nsc-exporter/"}, Services: []string{"lims-exporter-api", "nsc-exporter"}}
@@ -38,6 +41,7 @@ func (s *ReleaseDeploySuite) SetupTest() {
 	s.env.RegisterActivity(&activities.ArtifactActivities{})
 	s.env.RegisterActivity(&activities.SiteActivities{})
 	s.env.RegisterActivity(&activities.NotifyActivities{})
+	s.env.RegisterWorkflow(SiteLock)
 	s.notices = nil
 	s.env.OnActivity(notifyActs.NotifyOperators, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, n activities.Notice) (string, error) {
@@ -66,7 +70,10 @@ func (s *ReleaseDeploySuite) expectDeployed(version string) {
 func (s *ReleaseDeploySuite) expectSiteSteps(times int) {
 	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/site/sw/archive/x.tar.gz"}, nil).Times(times)
 	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Times(times)
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, activities.ExtractInput{Version: "v1.4.0-rel", ArchivePath: "/site/sw/archive/x.tar.gz"}).
+	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool {
+		// The run's id names its temporary files; the site keeps its rollback target until the run's end.
+		return in.Version == "v1.4.0-rel" && in.ArchivePath == "/site/sw/archive/x.tar.gz" && in.Run == testRunID && !in.KeepUntil.IsZero()
+	})).
 		Return(activities.ExtractResult{Previous: "v1.3.0-rel", Current: "v1.4.0-rel"}, nil).Times(times)
 	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Times(times)
 }
@@ -176,7 +183,7 @@ func (s *ReleaseDeploySuite) TestTagConflictStopsTheRelease() {
 
 func (s *ReleaseDeploySuite) expectRollback(previous string, err error) {
 	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything,
-		activities.RollbackInput{Previous: previous, Failed: "v1.4.0-rel", Services: nscTarget.Services}).
+		activities.RollbackInput{Previous: previous, Failed: "v1.4.0-rel", Services: nscTarget.Services, Run: testRunID}).
 		Return(activities.RollbackResult{Current: previous}, err).Once()
 }
 

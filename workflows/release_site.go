@@ -1,0 +1,161 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsflow/opsflow/activities"
+)
+
+// siteDeploy is one site of a release: archive → stop → extract → start on the site's own
+// task queue, and a rollback on a failure after the stop.
+type siteDeploy struct {
+	ctx   workflow.Context // the run's context: the lock and the rollback
+	fwd   workflow.Context // forward steps: cancelled by the time limit or a cancel request
+	limit *timeLimit       // nil for runs started before the time limit
+	// lock: take the site's deploy lock first (not in a dry run, nor in runs started before it).
+	lock        bool
+	tr          *tracker
+	t           activities.SiteTarget
+	in          ReleaseDeployInput
+	commit      string
+	art         activities.Artifact
+	environment string
+}
+
+// step runs a forward activity, on the site's queue unless central; past the time limit its
+// error says so.
+func (d *siteDeploy) step(name string, opts workflow.ActivityOptions, central bool, act any, out any, args ...any) error {
+	if !central {
+		opts.TaskQueue = d.t.TaskQueue
+	}
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(d.fwd, d.limit.options(d.ctx, opts)), act, args...).Get(d.fwd, out)
+	if err != nil && d.limit.reached(d.ctx) {
+		return d.limit.error(name+" on site "+d.t.Name, err)
+	}
+	return err
+}
+
+func (d *siteDeploy) run() (SiteOutcome, error) {
+	ctx, tr, t, in := d.ctx, d.tr, d.t, d.in
+	out := SiteOutcome{Site: t.Name}
+	if d.limit.reached(ctx) {
+		return out, d.limit.error("deploy of site "+t.Name, nil)
+	}
+	if d.lock {
+		tr.site(t.Name, "take the deploy lock")
+		release, err := acquireSiteLock(ctx, t, d.environment, in.Version)
+		if err != nil {
+			tr.site(t.Name, "refused: "+err.Error())
+			return out, err
+		}
+		defer release()
+	}
+
+	tr.site(t.Name, "check deployed version")
+	if err := d.step("check deployed version", siteQueryOptions, false, siteActs.DeployedVersion, &out.Previous); err != nil {
+		return out, err
+	}
+	switch {
+	case in.Force:
+		out.Reason = "forced"
+	case out.Previous == "":
+		out.Reason = "first deployment"
+	case out.Previous == in.Version:
+		out.Reason = "already running " + in.Version
+		out.Current = out.Previous
+		tr.site(t.Name, "skipped: "+out.Reason)
+		return out, nil
+	default:
+		var ch activities.ChangeResult
+		if err := d.step("compare components", centralOptions, true, releaseActs.ChangedComponents, &ch,
+			activities.ChangeInput{From: out.Previous, To: d.commit, Components: t.Components}); err != nil {
+			return out, err
+		}
+		out.Changed = ch.Changed
+		if len(ch.Changed) == 0 {
+			out.Reason = "no component changed since " + out.Previous
+			out.Current = out.Previous
+			tr.site(t.Name, "skipped: "+out.Reason)
+			return out, nil
+		}
+		out.Reason = "changed: " + strings.Join(ch.Changed, ", ")
+		if ch.PreviousUnknown {
+			out.Reason = "previous version " + out.Previous + " not in the repository"
+		}
+	}
+
+	if in.DryRun {
+		tr.site(t.Name, "plan")
+		var plan activities.SitePlan
+		if err := d.step("plan", siteQueryOptions, false, siteActs.PlanSiteDeploy, &plan,
+			activities.SitePlanInput{Version: in.Version, Artifact: d.art, Services: t.Services}); err != nil {
+			return out, err
+		}
+		out.Plan, out.Problems = plan.Actions, plan.Problems
+		tr.site(t.Name, fmt.Sprintf("planned: %d actions, %d problems", len(plan.Actions), len(plan.Problems)))
+		return out, nil
+	}
+
+	tr.site(t.Name, "archive")
+	var archived activities.ArchiveResult
+	if err := d.step("archive", archiveOptions, false, siteActs.ArchiveArtifact, &archived, d.art); err != nil {
+		return out, err // nothing stopped yet: nothing to roll back
+	}
+
+	run := workflow.GetInfo(ctx).WorkflowExecution.RunID
+	services := activities.ServicesInput{Services: t.Services, Run: run}
+	var stepErr error
+	tr.site(t.Name, "stop")
+	stepErr = d.step("stop", serviceOptions, false, siteActs.StopServices, nil, services)
+	if stepErr == nil {
+		tr.site(t.Name, "extract")
+		var ex activities.ExtractResult
+		stepErr = d.step("extract", extractOptions, false, siteActs.ExtractRelease, &ex, activities.ExtractInput{
+			Version: in.Version, ArchivePath: archived.Path, Run: run, KeepUntil: runEnd(ctx, d.limit)})
+	}
+	if stepErr == nil {
+		tr.site(t.Name, "start")
+		stepErr = d.step("start", startOptions, false, siteActs.StartServices, nil, services)
+	}
+	if stepErr == nil {
+		out.Deployed = true
+		out.Current = in.Version
+		tr.site(t.Name, "deployed "+in.Version)
+		return out, nil
+	}
+
+	// Roll back on a disconnected context: a cancelled run, or one past its time limit, must
+	// still restore the site.
+	out.Error = stepErr.Error()
+	tr.site(t.Name, "rollback to "+out.Previous)
+	rctx, _ := workflow.NewDisconnectedContext(ctx)
+	opts := rollbackOptions
+	opts.TaskQueue = t.TaskQueue
+	var rb activities.RollbackResult
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(rctx, opts), siteActs.RollbackRelease,
+		activities.RollbackInput{Previous: out.Previous, Failed: in.Version, Services: t.Services, Run: run}).Get(rctx, &rb); err != nil {
+		out.LeftDown = true
+		tr.site(t.Name, "ROLLBACK FAILED: services stopped")
+		return out, fmt.Errorf("%w; ROLLBACK FAILED, services %v on %s are STOPPED: %v", stepErr, t.Services, t.Name, err)
+	}
+	out.RolledBack = true
+	out.Current = rb.Current
+	tr.site(t.Name, "rolled back to "+rb.Current)
+	return out, fmt.Errorf("rolled back to %s: %w", rb.Current, stepErr)
+}
+
+// runEnd is when the run can no longer roll back: the server's end of it when set, else its
+// deadline plus the wind-down; zero when neither is known (the site then pins for a day).
+func runEnd(ctx workflow.Context, limit *timeLimit) time.Time {
+	if end := serverEnd(ctx); !end.IsZero() {
+		return end
+	}
+	if limit != nil {
+		return limit.deadline.Add(ReleaseDeployWindDown)
+	}
+	return time.Time{}
+}

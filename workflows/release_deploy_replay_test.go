@@ -17,7 +17,18 @@ import (
 // replay each: a release started before an upgrade finishes after it without a
 // nondeterminism error.
 func TestReleaseDeployReplaysRunsStartedBeforeTheSiteLock(t *testing.T) {
-	files, err := filepath.Glob("testdata/release_deploy_v0_*.json")
+	replayReleaseDeploy(t, "testdata/release_deploy_v0_*.json")
+}
+
+// testdata/release_deploy_v1_*.json are the same three runs recorded with the site lock and
+// the time limit (version 1 of "site-lock-and-time-limit", commit a32c33c): a later change to
+// ReleaseDeploy must still replay them.
+func TestReleaseDeployReplaysRunsWithTheSiteLock(t *testing.T) {
+	replayReleaseDeploy(t, "testdata/release_deploy_v1_*.json")
+}
+
+func replayReleaseDeploy(t *testing.T, pattern string) {
+	files, err := filepath.Glob(pattern)
 	require.NoError(t, err)
 	require.Len(t, files, 3)
 	for _, file := range files {
@@ -29,6 +40,7 @@ func TestReleaseDeployReplaysRunsStartedBeforeTheSiteLock(t *testing.T) {
 			require.NoError(t, err)
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(ReleaseDeploy)
+			r.RegisterWorkflow(SiteLock)
 			require.NoError(t, r.ReplayWorkflowHistory(nil, hist))
 		})
 	}

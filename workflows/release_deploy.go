@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
@@ -170,15 +169,16 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 			tr.step("failed: deploy " + t.Name)
 			tr.p.Error = err.Error()
 			errType, state := ErrSiteDeployFailed, OutcomeFailed
-			var app *temporal.ApplicationError
 			switch {
 			case outcome.LeftDown:
 				errType, state = ErrSiteLeftDown, OutcomeLeftDown
 				log.Error("SERVICES LEFT STOPPED: rollback failed; act now", "site", t.Name, "error", err)
 			case outcome.RolledBack:
 				errType, state = ErrSiteRolledBack, OutcomeRolledBack
-			case errors.As(err, &app) && (app.Type() == ErrSiteBusy || app.Type() == ErrTimeLimit):
-				errType = app.Type()
+			case isType(err, ErrSiteBusy):
+				errType = ErrSiteBusy
+			case isType(err, ErrTimeLimit):
+				errType = ErrTimeLimit
 			}
 			setOutcome(ctx, state)
 			failure := temporal.NewNonRetryableApplicationError(

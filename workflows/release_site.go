@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsflow/opsflow/activities"
@@ -49,7 +51,11 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 		tr.site(t.Name, "take the deploy lock")
 		release, err := acquireSiteLock(ctx, t, d.environment, in.Version)
 		if err != nil {
-			tr.site(t.Name, "refused: "+err.Error())
+			state := "refused: another release is deploying this site"
+			if !isType(err, ErrSiteBusy) {
+				state = "failed to take the deploy lock"
+			}
+			tr.site(t.Name, state)
 			return out, err
 		}
 		defer release()
@@ -146,6 +152,11 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 	out.Current = rb.Current
 	tr.site(t.Name, "rolled back to "+rb.Current)
 	return out, fmt.Errorf("rolled back to %s: %w", rb.Current, stepErr)
+}
+
+func isType(err error, errType string) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == errType
 }
 
 // runEnd is when the run can no longer roll back: the server's end of it when set, else its

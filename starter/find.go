@@ -25,12 +25,19 @@ func runFind(args []string) error {
 	sample := fs.String("sample", "", "sample name (hashed before the query)")
 	pkg := fs.String("package", "", "sample package name (hashed before the query)")
 	outcome := fs.String("outcome", "", "running, succeeded, failed, rolled-back, left-stopped")
-	env := fs.String("env", "", "environment (default: any)")
 	since := fs.Duration("since", 0, "only runs started within this duration, e.g. 168h")
 	printQuery := fs.Bool("print-query", false, "print the visibility query and exit (for temporal workflow list --query)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// --env / --environment (the shared config's flags) filter only when given: find
+	// searches every environment by default, not OPSFLOW_ENVIRONMENT's.
+	env := ""
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "env" || f.Name == "environment" {
+			env = cfg.Environment
+		}
+	})
 	if err := cfg.Finish(); err != nil {
 		return err
 	}
@@ -47,7 +54,7 @@ func runFind(args []string) error {
 	add("OpsflowProcedure", *procedure)
 	add("OpsflowVersion", *version)
 	add("OpsflowOutcome", *outcome)
-	add("OpsflowEnvironment", *env)
+	add("OpsflowEnvironment", env)
 	if *sample != "" {
 		add("OpsflowPackage", hasher.ID("package", *sample))
 	}

@@ -12,12 +12,6 @@ import (
 
 var notifyActs *activities.NotifyActivities
 
-var notifyOptions = workflow.ActivityOptions{
-	ScheduleToCloseTimeout: 30 * time.Minute,
-	StartToCloseTimeout:    time.Minute,
-	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10},
-}
-
 // notify tells operators once per kind ("failed", "stuck") that this run needs a person. It
 // runs on a disconnected context so a cancelled run still reports, and a notification that
 // cannot be delivered is logged, never fails the run.

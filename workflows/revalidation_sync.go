@@ -72,17 +72,6 @@ var (
 	ingestActs *activities.SyncIngestActivities
 )
 
-var (
-	indexOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10},
-	}
-	commandOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 10},
-	}
-)
-
 func durationOr(s string, def time.Duration) (time.Duration, error) {
 	if s == "" {
 		return def, nil
@@ -135,12 +124,7 @@ func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*Revalida
 	if err != nil {
 		return nil, err
 	}
-	ingestOptions := workflow.ActivityOptions{
-		StartToCloseTimeout: 12 * time.Hour,
-		HeartbeatTimeout:    heartbeat,
-		WaitForCancellation: true, // the build is dropped only after the ingest stopped writing
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 20},
-	}
+	ingestOptions := ingestOptionsFor(heartbeat)
 
 	res := &RevalidationSyncResult{Environment: in.Environment, Index: esclient.MasterDoctorIndexName(workflow.Now(ctx))}
 	phaseCtx, cancelPhase := workflow.WithCancel(ctx)
@@ -234,8 +218,7 @@ func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*Revalida
 	// it, and have the ingest drop what SQS accepted before the clear.
 	var notBefore time.Time
 	if workflow.GetVersion(ctx, PurgeGMCQueueChange, workflow.DefaultVersion, 1) >= 1 {
-		clearOptions := workflow.ActivityOptions{StartToCloseTimeout: time.Hour, HeartbeatTimeout: heartbeat,
-			RetryPolicy: commandOptions.RetryPolicy}
+		clearOptions := clearQueueOptionsFor(heartbeat)
 		var cleared activities.GMCClearResult
 		if err := run("clear stale GMC messages", clearOptions, ingestActs.ClearGMCQueue,
 			activities.ClearGMCInput{Queue: GMCSyncQueue(in.Environment)}, &cleared); err != nil {

@@ -17,7 +17,10 @@ import (
 //   - release_deploy_v1_*: the same three runs with the site lock (version 1 of
 //     "site-lock-and-time-limit", commit a32c33c);
 //   - revalidation_sync_before_gmc_clear: a whole RevalidationSync before "purge-gmc-queue"
-//     (commit 6ec4e01).
+//     (commit 6ec4e01);
+//   - revalidation_sync_v1_succeeded: a whole RevalidationSync with the GMC queue clear
+//     (version 1 of "purge-gmc-queue"), before the sync's own time limit ("sync-time-limit",
+//     commit 660c52d).
 //
 // Every one must replay on today's code: a run started before an upgrade finishes after it
 // without a nondeterminism error. A change to a shipped workflow's command sequence that

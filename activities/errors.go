@@ -28,6 +28,21 @@ const (
 	ErrArtifactSource         = "ArtifactSourceRejected"
 	// ErrInvalidInput: an activity input no run could have sent (a workflow bug or a hand-made start).
 	ErrInvalidInput = "InvalidInput"
+	// ErrInvalidWebhook: the configured notification webhook is not a usable URL.
+	ErrInvalidWebhook = "InvalidWebhook"
+)
+
+// Error types of the sample package import (PackageImport).
+const (
+	// ErrInvalidPackage: the package name, an object key or a staging path is not a plain,
+	// safe name.
+	ErrInvalidPackage = "InvalidPackage"
+	// ErrPackageNotFound: nothing is stored under the package's prefix in the import bucket.
+	ErrPackageNotFound = "PackageNotFound"
+	// ErrDuplicateImport: the package was imported before; it is never overwritten.
+	ErrDuplicateImport = "DuplicateImport"
+	// ErrMalformedPackage: the package's .sample file is missing, not JSON, or lists unsafe reads.
+	ErrMalformedPackage = "MalformedSampleFile"
 )
 
 // permanent wraps err as non-retryable with a message naming the thing at fault.

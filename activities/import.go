@@ -2,12 +2,10 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/opsflow/opsflow/internal/checksum"
 	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/s3store"
+	"github.com/opsflow/opsflow/internal/samplepkg"
 )
 
 // ImportActivities move a sample package from the S3 import bucket into the durable area,
@@ -32,17 +31,6 @@ type ImportActivities struct {
 	// Environment names the deployment, recorded on every run.
 	Environment string
 }
-
-// ReadyMarker is the file the automation system waits for.
-const ReadyMarker = "READY"
-
-// Error types of the import.
-const (
-	ErrInvalidPackage   = "InvalidPackage"
-	ErrPackageNotFound  = "PackageNotFound"
-	ErrDuplicateImport  = "DuplicateImport"
-	ErrMalformedPackage = "MalformedSampleFile"
-)
 
 // ImportInput names the package (sample) to import; the name is sensitive.
 type ImportInput struct {
@@ -71,15 +59,13 @@ type PublishResult struct {
 }
 
 func validPackageName(name string) error {
-	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		return permanent(ErrInvalidPackage, nil, "package name %q is not a plain directory name", name)
+	if err := samplepkg.CheckName(name); err != nil {
+		return permanent(ErrInvalidPackage, nil, "%v", err)
 	}
 	return nil
 }
 
-func (a *ImportActivities) stagingDir(id string) string {
-	return filepath.Join(a.DurableDir, ".staging", id)
-}
+func (a *ImportActivities) layout() samplepkg.Layout { return samplepkg.Layout{Durable: a.DurableDir} }
 
 // FetchPackage copies every object under <package>/ into a staging directory named by the
 // package's hash. A dry run only lists. Repeating it resumes: files already staged with the
@@ -88,9 +74,9 @@ func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (Fe
 	if err := validPackageName(in.Package); err != nil {
 		return FetchResult{}, err
 	}
-	res := FetchResult{PackageID: a.Hasher.ID("package", in.Package), Environment: a.Environment}
-	res.StagingDir = a.stagingDir(res.PackageID)
-	prefix := in.Package + "/"
+	res := FetchResult{PackageID: samplepkg.ID(a.Hasher, in.Package), Environment: a.Environment}
+	res.StagingDir = a.layout().StagingDir(res.PackageID)
+	prefix := samplepkg.Prefix(in.Package)
 	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix)})
 	type object struct {
 		key  string
@@ -107,7 +93,7 @@ func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (Fe
 			if rel == "" || strings.HasSuffix(rel, "/") {
 				continue
 			}
-			if clean := path.Clean(rel); clean != rel || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+			if !samplepkg.SafePath(rel) {
 				return FetchResult{}, permanent(ErrInvalidPackage, nil, "object key %q escapes the package directory", aws.ToString(o.Key))
 			}
 			objects = append(objects, object{aws.ToString(o.Key), aws.ToInt64(o.Size)})
@@ -159,47 +145,25 @@ func (a *ImportActivities) download(ctx context.Context, key, dest string) error
 	return os.Rename(tmp, dest)
 }
 
-// sampleFile is the part of a package's <name>.sample JSON that lists its reads.
-type sampleFile struct {
-	Name  string `json:"name"`
-	Reads []struct {
-		Path string `json:"path"`
-		MD5  string `json:"md5"`
-		Size int64  `json:"size"`
-	} `json:"reads"`
-}
-
 // VerifyPackage checks every read listed in <package>.sample: present, size and MD5.
 func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, staged FetchResult) (VerifyResult, error) {
 	if err := validPackageName(in.Package); err != nil {
 		return VerifyResult{}, err
 	}
-	name := in.Package + ".sample"
+	name := samplepkg.SampleFileName(in.Package)
 	data, err := os.ReadFile(filepath.Join(staged.StagingDir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return VerifyResult{}, permanent(ErrMalformedPackage, nil, "package %s has no %s", in.Package, name)
 	} else if err != nil {
 		return VerifyResult{}, err
 	}
-	var sf sampleFile
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	if err := dec.Decode(&sf); err != nil {
-		return VerifyResult{}, permanent(ErrMalformedPackage, err, "%s is not valid JSON: %v", name, err)
-	}
-	if len(sf.Reads) == 0 {
-		return VerifyResult{}, permanent(ErrMalformedPackage, nil, "%s lists no reads", name)
+	sf, err := samplepkg.ParseSampleFile(name, data)
+	if err != nil {
+		return VerifyResult{}, permanent(ErrMalformedPackage, err, "%v", err)
 	}
 	for i, r := range sf.Reads {
-		clean := path.Clean(r.Path)
-		if r.Path == "" || clean != r.Path || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
-			return VerifyResult{}, permanent(ErrMalformedPackage, nil, "%s: read %d has an unsafe path %q", name, i, r.Path)
-		}
-		want, err := checksum.NormalizeHex("md5", r.MD5)
-		if err != nil {
-			return VerifyResult{}, permanent(ErrMalformedPackage, err, "%s: read %s: %v", name, r.Path, err)
-		}
-		file := filepath.Join(staged.StagingDir, filepath.FromSlash(clean))
-		if err := checksum.VerifyMD5(file, want, r.Size); err != nil {
+		file := filepath.Join(staged.StagingDir, filepath.FromSlash(r.Path))
+		if err := checksum.VerifyMD5(file, r.MD5, r.Size); err != nil {
 			return VerifyResult{}, permanent(ErrChecksumMismatch, err, "package %s: %v", in.Package, err)
 		}
 		activity.RecordHeartbeat(ctx, i+1)
@@ -213,7 +177,7 @@ func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, s
 	if err := validPackageName(in.Package); err != nil {
 		return PublishResult{}, err
 	}
-	dest := filepath.Join(a.DurableDir, "samples", in.Package)
+	dest := a.layout().PublishedDir(in.Package)
 	_, stagedErr := os.Stat(staged.StagingDir)
 	_, destErr := os.Stat(dest)
 	switch {
@@ -231,7 +195,7 @@ func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, s
 			return PublishResult{}, fmt.Errorf("publish package: %w", err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dest, ReadyMarker), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dest, samplepkg.ReadyMarker), nil, 0o644); err != nil {
 		return PublishResult{}, err
 	}
 	return PublishResult{Dir: dest}, nil
@@ -239,7 +203,7 @@ func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, s
 
 // DiscardStaging removes a package's staging directory after a refused import.
 func (a *ImportActivities) DiscardStaging(ctx context.Context, staged FetchResult) error {
-	if staged.StagingDir == "" || filepath.Dir(staged.StagingDir) != filepath.Join(a.DurableDir, ".staging") {
+	if !a.layout().IsStagingDir(staged.StagingDir) {
 		return permanent(ErrInvalidPackage, nil, "refusing to remove %q: not a staging directory", staged.StagingDir)
 	}
 	return os.RemoveAll(staged.StagingDir)

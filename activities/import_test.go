@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/opsflow/opsflow/internal/ident"
+	"github.com/opsflow/opsflow/internal/samplepkg"
 	"github.com/opsflow/opsflow/internal/testsupport/s3test"
 )
 
@@ -68,7 +69,7 @@ func TestImportPublishesVerifiedPackageWithReadyLast(t *testing.T) {
 	assert.NotContains(t, staged.StagingDir, "NA1", "staging is named by the hash")
 	dest := filepath.Join(a.DurableDir, "samples", "Diag-wgs1-NA1")
 	assert.FileExists(t, filepath.Join(dest, "NA1_R1.fastq.gz"))
-	assert.FileExists(t, filepath.Join(dest, ReadyMarker))
+	assert.FileExists(t, filepath.Join(dest, samplepkg.ReadyMarker))
 	assert.NoDirExists(t, staged.StagingDir)
 
 	// Publishing again is idempotent; a second import into an existing package is refused.
@@ -77,7 +78,7 @@ func TestImportPublishesVerifiedPackageWithReadyLast(t *testing.T) {
 	again, err := runImport(t, a, env, ImportInput{Package: "Diag-wgs1-NA1"})
 	requireAppError(t, err, ErrDuplicateImport)
 	assert.NoDirExists(t, again.StagingDir, "the refused copy is not left behind")
-	assert.FileExists(t, filepath.Join(dest, ReadyMarker), "the imported package is untouched")
+	assert.FileExists(t, filepath.Join(dest, samplepkg.ReadyMarker), "the imported package is untouched")
 }
 
 func TestImportRefusesChecksumMismatchWithoutReady(t *testing.T) {

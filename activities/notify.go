@@ -50,7 +50,7 @@ func (a *NotifyActivities) NotifyOperators(ctx context.Context, n Notice) (strin
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.WebhookURL, bytes.NewReader(body))
 	if err != nil {
-		return "", permanent("InvalidWebhook", err, "webhook URL %q: %v", a.WebhookURL, err)
+		return "", permanent(ErrInvalidWebhook, err, "webhook URL %q: %v", a.WebhookURL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	client := a.HTTP

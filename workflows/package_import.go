@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/internal/samplepkg"
 )
 
 // PackageImportInput names the sample package to import from the S3 import bucket.
@@ -68,7 +69,7 @@ func PackageImport(ctx workflow.Context, in PackageImportInput) (*PackageImportR
 		res.Plan = []string{
 			fmt.Sprintf("copy %d files (%d bytes) of %s into %s", len(staged.Files), staged.Bytes, in.Package, staged.StagingDir),
 			fmt.Sprintf("verify the MD5 and size of every read listed in %s.sample", in.Package),
-			fmt.Sprintf("move to samples/%s, then write %s", in.Package, activities.ReadyMarker),
+			fmt.Sprintf("move to samples/%s, then write %s", in.Package, samplepkg.ReadyMarker),
 		}
 		tr.step("done")
 		setOutcome(ctx, OutcomeDryRun)

@@ -1,0 +1,65 @@
+// Package samplepkg is the format of a sample package, the unit the tsd-import data movers
+// (filelock-exporter) import: a directory named after the sample holding its reads and a
+// <name>.sample JSON file that lists them with their MD5 and size. A package is published
+// into the durable area's samples/<name> with a READY marker written last, the file the
+// automation system waits for. No I/O: the activities read and move the files.
+package samplepkg
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/opsflow/opsflow/internal/ident"
+)
+
+// ReadyMarker is the file the automation system waits for; it is written last.
+const ReadyMarker = "READY"
+
+// idKind is the kind under which package names are hashed (ident.Hasher.ID).
+const idKind = "package"
+
+// ID is the package's keyed hash: the form of its (sensitive) name that may appear in workflow
+// ids, search attributes and logs.
+func ID(h *ident.Hasher, name string) string { return h.ID(idKind, name) }
+
+// CheckName accepts a package name that is a plain directory name.
+func CheckName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("package name %q is not a plain directory name", name)
+	}
+	return nil
+}
+
+// Prefix is where a package's objects are in the import bucket.
+func Prefix(name string) string { return name + "/" }
+
+// SampleFileName is the file of a package that lists its reads.
+func SampleFileName(name string) string { return name + ".sample" }
+
+// SafePath accepts a slash-separated path that stays inside the package: relative, clean,
+// never climbing out.
+func SafePath(p string) bool {
+	return p != "" && path.Clean(p) == p && p != ".." && !strings.HasPrefix(p, "../") && !path.IsAbs(p)
+}
+
+// Layout names the durable area's directories of the import.
+type Layout struct {
+	// Durable is the production area.
+	Durable string
+}
+
+// StagingRoot holds packages being copied and checked.
+func (l Layout) StagingRoot() string { return filepath.Join(l.Durable, ".staging") }
+
+// StagingDir is where the package with id (its hash, never its name) is staged.
+func (l Layout) StagingDir(id string) string { return filepath.Join(l.StagingRoot(), id) }
+
+// IsStagingDir tells a directory StagingDir made from anything else.
+func (l Layout) IsStagingDir(dir string) bool {
+	return dir != "" && filepath.Dir(dir) == l.StagingRoot()
+}
+
+// PublishedDir is where a verified package is published.
+func (l Layout) PublishedDir(name string) string { return filepath.Join(l.Durable, "samples", name) }

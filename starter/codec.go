@@ -13,38 +13,41 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/internal/codec"
+	"github.com/opsflow/opsflow/internal/config"
 )
 
 // runCodecServer serves /encode and /decode so the Web UI and `temporal --codec-endpoint`
 // show decrypted payloads to people who hold the token.
 func runCodecServer(args []string) error {
 	fs := flag.NewFlagSet("codec-server", flag.ContinueOnError)
-	listen := fs.String("listen", envOr("OPSFLOW_CODEC_LISTEN", "127.0.0.1:8234"), "address to serve on (env OPSFLOW_CODEC_LISTEN)")
-	keysFile := fs.String("codec-keys-file", os.Getenv("OPSFLOW_CODEC_KEYS_FILE"), "keys file (env OPSFLOW_CODEC_KEYS_FILE)")
-	keys := fs.String("codec-keys", os.Getenv("OPSFLOW_CODEC_KEYS"), "keys (env OPSFLOW_CODEC_KEYS)")
-	tokenFile := fs.String("token-file", os.Getenv("OPSFLOW_CODEC_TOKEN_FILE"), "file holding the bearer token (env OPSFLOW_CODEC_TOKEN_FILE)")
-	origins := fs.String("ui-origins", envOr("OPSFLOW_CODEC_UI_ORIGINS", "http://127.0.0.1:8233,http://localhost:8233"), "Web UI origins allowed by CORS")
+	f := config.NewFlags(fs)
+	listen, keys, tokenFile, origins := "127.0.0.1:8234", config.Codec{}, "", "http://127.0.0.1:8233,http://localhost:8233"
+	f.String(&listen, "listen", "OPSFLOW_CODEC_LISTEN", "address to serve on")
+	f.String(&keys.KeysFile, "codec-keys-file", "OPSFLOW_CODEC_KEYS_FILE", "keys file")
+	f.String(&keys.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "keys")
+	f.String(&tokenFile, "token-file", "OPSFLOW_CODEC_TOKEN_FILE", "file holding the bearer token")
+	f.String(&origins, "ui-origins", "OPSFLOW_CODEC_UI_ORIGINS", "Web UI origins allowed by CORS")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ring, err := codec.LoadKeyring(*keysFile, *keys)
+	ring, err := codec.LoadKeyring(keys.KeysFile, keys.Keys)
 	if err != nil {
 		return err
 	}
-	if *tokenFile == "" {
+	if tokenFile == "" {
 		return errors.New("codec-server: --token-file is required: the server never decrypts for anonymous callers")
 	}
-	raw, err := os.ReadFile(*tokenFile)
+	raw, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return fmt.Errorf("codec-server: %w", err)
 	}
 	token := strings.TrimSpace(string(raw))
 	if len(token) < 16 {
-		return fmt.Errorf("codec-server: token in %s is shorter than 16 characters", *tokenFile)
+		return fmt.Errorf("codec-server: token in %s is shorter than 16 characters", tokenFile)
 	}
 	srv := &http.Server{
-		Addr:              *listen,
-		Handler:           codec.NewServer(ring, codec.ServerOptions{Token: token, AllowedOrigins: strings.Split(*origins, ",")}),
+		Addr:              listen,
+		Handler:           codec.NewServer(ring, codec.ServerOptions{Token: token, AllowedOrigins: strings.Split(origins, ",")}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,7 +56,7 @@ func runCodecServer(args []string) error {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	fmt.Printf("codec server on http://%s (active key %s)\n", *listen, ring.ActiveKeyID())
+	fmt.Printf("codec server on http://%s (active key %s)\n", listen, ring.ActiveKeyID())
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -73,11 +76,4 @@ func runCodecKey(args []string) error {
 	}
 	fmt.Println(line)
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

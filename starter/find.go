@@ -1,25 +1,24 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/ident"
-	"github.com/opsflow/opsflow/internal/temporalx"
 )
 
 // runFind lists runs by the questions operators ask; sample and package names are hashed
 // the way workflows store them, so the name never leaves this process in clear.
 func runFind(args []string) error {
-	cfg := config.Default()
-	fs := flag.NewFlagSet("find", flag.ContinueOnError)
-	cfg.Register(fs)
+	fs, cfg := commandFlags("find", false)
+	// find searches every environment unless --env / --environment is given: not
+	// OPSFLOW_ENVIRONMENT's.
+	var env string
+	fs.StringVar(&env, "environment", "", "only runs of this environment (default: every environment)")
+	fs.StringVar(&env, "env", "", "short for --environment")
 	procedure := fs.String("procedure", "", "procedure, e.g. ReleaseDeploy")
 	version := fs.String("version", "", "release version, e.g. v1.4.0-rel")
 	sample := fs.String("sample", "", "sample name (hashed before the query)")
@@ -30,15 +29,7 @@ func runFind(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// --env / --environment (the shared config's flags) filter only when given: find
-	// searches every environment by default, not OPSFLOW_ENVIRONMENT's.
-	env := ""
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "env" || f.Name == "environment" {
-			env = cfg.Environment
-		}
-	})
-	if err := cfg.Finish(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
@@ -72,12 +63,12 @@ func runFind(args []string) error {
 		fmt.Println(query)
 		return nil
 	}
-	c, err := temporalx.Dial(cfg, temporalx.NewLogger("warn"))
+	s, err := connect(cfg)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+	defer s.Close()
+	resp, err := s.c.ListWorkflow(s.ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", query, err)
 	}

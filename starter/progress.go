@@ -3,22 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"sort"
 	"strings"
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/opsflow/opsflow/internal/config"
-	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/workflows"
 )
 
 func runProgress(args []string) error {
-	cfg := config.Default()
-	fs := flag.NewFlagSet("progress", flag.ContinueOnError)
-	cfg.Register(fs)
+	fs, cfg := commandFlags("progress", false)
 	id := fs.String("workflow-id", "", "workflow id of the run (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -26,15 +21,15 @@ func runProgress(args []string) error {
 	if *id == "" {
 		return fmt.Errorf("progress: --workflow-id is required")
 	}
-	if err := cfg.Finish(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	c, err := temporalx.Dial(cfg, temporalx.NewLogger("warn"))
+	s, err := connect(cfg)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	p, err := queryProgress(context.Background(), c, *id, "")
+	defer s.Close()
+	p, err := queryProgress(s.ctx, s.c, *id, "")
 	if err != nil {
 		return err
 	}

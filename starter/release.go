@@ -1,13 +1,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
 	"time"
 
@@ -15,16 +9,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/release"
-	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/workflows"
 )
 
 func runRelease(args []string) error {
-	cfg := config.Default()
-	fs := flag.NewFlagSet("release", flag.ContinueOnError)
-	cfg.Register(fs)
+	fs, cfg := commandFlags("release", true)
 	version := fs.String("version", "", "release tag, vX.Y.Z-rel (required)")
 	sites := fs.String("sites", "", "comma-separated sites to deploy (default: every configured site)")
 	force := fs.Bool("force", false, "deploy even to sites whose components did not change")
@@ -39,7 +29,7 @@ func runRelease(args []string) error {
 	if _, err := release.ParseVersion(*version); err != nil {
 		return err
 	}
-	if err := cfg.Finish(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if *timeLimit < time.Minute || *timeLimit > workflows.ReleaseDeployMaxTimeLimit {
@@ -57,67 +47,29 @@ func runRelease(args []string) error {
 			*workflowID += "-dry-run"
 		}
 	}
-
-	logger := temporalx.NewLogger("warn")
-	c, err := temporalx.Dial(cfg, logger)
+	s, err := connect(cfg)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-
-	run, already, err := startOrJoin(ctx, c, client.StartWorkflowOptions{
-		ID:        *workflowID,
-		TaskQueue: cfg.Temporal.TaskQueue,
-		// A release running under this id is followed, not started twice; a completed one
-		// may be started again (it finds the tag, the artifact and the sites done).
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// The server's limit ends a run without a rollback or a notice: it comes well after
-		// the run's own time limit plus the rollback and the notice.
-		WorkflowExecutionTimeout: workflows.ReleaseDeployExecutionTimeout(*timeLimit),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version),
-			workflows.EnvironmentKey.ValueSet(cfg.Environment)),
-		StaticSummary: "Release & deploy " + *version,
-	}, workflows.ReleaseDeploy, in)
-	if err != nil {
-		return fmt.Errorf("start ReleaseDeploy %s: %w", *version, err)
-	}
-	printRun(cfg, "ReleaseDeploy "+*version, run, already, *wait)
-	if !*wait {
-		return nil
-	}
-	return follow(ctx, c, run, &workflows.ReleaseDeployResult{})
-}
-
-// follow prints each change of the progress query until the run ends, then its result.
-func follow(ctx context.Context, c client.Client, run client.WorkflowRun, result any) error {
-	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, result) }()
-	last := ""
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				fmt.Printf("status: FAILED\n%v\n", err)
-				return errors.New("run failed")
-			}
-			out, _ := json.MarshalIndent(result, "", "  ")
-			fmt.Printf("status: COMPLETED\n%s\n", out)
-			return nil
-		case <-tick.C:
-			p, err := queryProgress(ctx, c, run.GetID(), run.GetRunID())
-			if err != nil {
-				continue // the first workflow task may not have run yet
-			}
-			if line := progressLine(p); line != last {
-				fmt.Println(line)
-				last = line
-			}
-		}
-	}
+	defer s.Close()
+	return s.start(launch{
+		what: "ReleaseDeploy " + *version,
+		opts: client.StartWorkflowOptions{
+			ID:        *workflowID,
+			TaskQueue: cfg.Temporal.TaskQueue,
+			// A release running under this id is followed, not started twice; a completed one
+			// may be started again (it finds the tag, the artifact and the sites done).
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			// The server's limit ends a run without a rollback or a notice: it comes well after
+			// the run's own time limit plus the rollback and the notice.
+			WorkflowExecutionTimeout: workflows.ReleaseDeployExecutionTimeout(*timeLimit),
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.ProcedureKey.ValueSet("ReleaseDeploy"), workflows.VersionKey.ValueSet(*version),
+				workflows.EnvironmentKey.ValueSet(cfg.Environment)),
+			StaticSummary: "Release & deploy " + *version,
+		},
+		workflow: workflows.ReleaseDeploy, input: in,
+		wait: *wait, result: &workflows.ReleaseDeployResult{},
+	})
 }

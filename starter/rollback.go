@@ -19,7 +19,7 @@ import (
 // seconds) and prints which build serves now. It refuses while a sync of the environment
 // runs: the sync would move the aliases again at its switch, and its cleanup decides which
 // builds are kept.
-func runRollback(ctx context.Context, c client.Client, cfg config.Config) error {
+func runRollback(ctx context.Context, c client.Client, cfg config.Client) error {
 	syncID := workflows.RevalidationSyncWorkflowID(cfg.Environment)
 	if running, runID, err := isRunning(ctx, c, syncID); err != nil {
 		return err

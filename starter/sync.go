@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/signal"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,8 +10,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsflow/opsflow/internal/config"
-	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/workflows"
 )
 
@@ -24,9 +18,7 @@ import (
 // fixed per environment, so a second start while one runs is refused by Temporal instead of
 // running the sync twice; a sync and a rollback of one environment never run together.
 func runSync(args []string) error {
-	cfg := config.Default()
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	cfg.Register(fs)
+	fs, cfg := commandFlags("sync", true)
 	wait := fs.Bool("wait", false, "follow the progress and print the result; exit 1 if the sync fails")
 	abort := fs.String("abort", "", "abort the running sync of --environment with this reason (update; the live index keeps serving)")
 	rollback := fs.Bool("rollback", false, "move the aliases of --environment back to the previous build that served (RevalidationRollback), wait and print the result")
@@ -37,19 +29,18 @@ func runSync(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := cfg.Finish(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if *rollback && *abort != "" {
 		return errors.New("sync: --rollback and --abort are exclusive")
 	}
-	c, err := temporalx.Dial(cfg, temporalx.NewLogger("warn"))
+	s, err := connect(cfg)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	defer s.Close()
+	ctx, c := s.ctx, s.c
 	id := workflows.RevalidationSyncWorkflowID(cfg.Environment)
 	if *abort != "" {
 		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.AbortName,
@@ -65,7 +56,7 @@ func runSync(args []string) error {
 		return nil
 	}
 	if *rollback {
-		return runRollback(ctx, c, cfg)
+		return runRollback(ctx, c, *cfg)
 	}
 	rollbackID := workflows.RevalidationRollbackWorkflowID(cfg.Environment)
 	if running, runID, err := isRunning(ctx, c, rollbackID); err != nil {

@@ -40,7 +40,7 @@ func (h *harness) runOpsflow(ctx context.Context) (res opsflowResult, err error)
 		return res, err
 	}
 	defer worker.stop(45 * time.Second)
-	c, err := temporalx.Dial(h.cfg, temporalx.NewLogger("warn"))
+	c, err := temporalx.Dial(h.cfg.Client, temporalx.NewLogger("warn"))
 	if err != nil {
 		return res, err
 	}

@@ -1,39 +1,25 @@
-// Package config holds the one typed configuration shared by the worker and the starter.
-//
-// Every setting has a flag and an OPSFLOW_* environment variable; flags win over the
-// environment, the environment over the defaults. Sites are described in a JSON file
-// (OPSFLOW_SITES_FILE) because a site is a structure, not a scalar.
 package config
 
 import (
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 )
 
-// DefaultTaskQueue is where workflows and the non-site activities run.
-const DefaultTaskQueue = "opsflow"
-
-// Config is everything a worker or starter needs to reach the systems a runbook touches.
+// Config is the worker's configuration: the client settings plus everything its activities
+// need to reach the systems a runbook touches. The starter reads only Client.
 type Config struct {
-	Temporal Temporal
-	S3       S3
-	Release  Release
+	Client
+	S3      S3
+	Release Release
 	// Sites are the deployment targets of the release runbook, keyed by name.
 	Sites map[string]Site
 	// SitesFile is where Sites were read from ("" = built-in demo sites).
 	SitesFile string
 	// LogLevel is the slog level name: debug, info, warn, error.
 	LogLevel string
-	// Environment names the deployment (prod, preprod, dev); runs are findable by it.
-	Environment string
-	Codec       Codec
 	// MetricsAddr is where the worker serves Prometheus metrics; empty disables them.
 	MetricsAddr string
 	Import      Import
@@ -42,10 +28,12 @@ type Config struct {
 	// StuckAfter is how long a run may make no progress before operators are notified.
 	StuckAfter time.Duration
 	Reval      Reval
+	// Central runs the central worker: workflows, repository, artifact, import, sync activities.
+	Central bool
+	// SiteWorkers names the sites whose local activities this process runs: all, none, or a list.
+	SiteWorkers string
 
 	branches string // raw flag value, split by Finish
-	// envErrs are OPSFLOW_* values that did not parse; Validate reports them.
-	envErrs []error
 }
 
 // Import configures the sample package import (filelock-exporter step).
@@ -71,26 +59,6 @@ type Reval struct {
 	SQSVisibility time.Duration
 	// BatchSize is documents per bulk request.
 	BatchSize int
-}
-
-// Codec configures payload encryption and the hashing of identifiers outside payloads.
-type Codec struct {
-	// KeysFile or Keys hold "id:base64key" entries, the active (encrypting) key first.
-	KeysFile string
-	Keys     string
-	// IdentifierKey keys the HMAC of sensitive identifiers in workflow ids, search attributes, logs.
-	IdentifierKey string
-	// IdentifiersSensitive false lets identifiers appear in clear (a deployment without personal data).
-	IdentifiersSensitive bool
-}
-
-// Temporal says where the Temporal frontend is and which queue this deployment uses.
-type Temporal struct {
-	Address   string
-	Namespace string
-	TaskQueue string
-	// UIURL is the base of the Web UI, used to print links to runs.
-	UIURL string
 }
 
 // S3 addresses the object store that holds release artifacts (and later data packages).
@@ -126,42 +94,10 @@ type Release struct {
 	StableFor time.Duration
 }
 
-// Site is one deployment target: a directory on a host and the services supervisord runs there.
-type Site struct {
-	Name string `json:"name"`
-	// Dir is the site's base directory ({transfer} on NSC, {production} on TSD).
-	Dir string `json:"dir"`
-	// Components are repository path prefixes; a release deploys here only if one changed.
-	Components []string `json:"components"`
-	// Services are stopped before and started after the extraction, in this order.
-	Services []Service `json:"services"`
-}
-
-// Service is one supervisord program, on the supervisord of the host that runs it.
-type Service struct {
-	Name string `json:"name"`
-	Host string `json:"host,omitempty"`
-	// SupervisorURL is the XML-RPC endpoint, e.g. http://127.0.0.1:9001/RPC2.
-	SupervisorURL      string `json:"supervisorUrl,omitempty"`
-	SupervisorUser     string `json:"supervisorUser,omitempty"`
-	SupervisorPassword string `json:"supervisorPassword,omitempty"`
-}
-
-// SiteTaskQueue is the queue a site's local worker polls, like an operator's ssh session to
-// it. It derives from the deployment's task queue so two deployments never share site queues.
-func SiteTaskQueue(taskQueue, site string) string { return taskQueue + "-site-" + site }
-
-var siteNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-
-// Default returns the settings of the local dev stack (scripts/stack).
+// Default returns the worker settings of the local dev stack (scripts/stack).
 func Default() Config {
 	return Config{
-		Temporal: Temporal{
-			Address:   "127.0.0.1:7233",
-			Namespace: "default",
-			TaskQueue: DefaultTaskQueue,
-			UIURL:     "http://127.0.0.1:8233",
-		},
+		Client: DefaultClient(),
 		S3: S3{
 			Endpoint:       "http://127.0.0.1:7070",
 			Region:         "us-east-1",
@@ -182,103 +118,70 @@ func Default() Config {
 			StableFor:      3 * time.Second,
 		},
 		LogLevel:    "info",
-		Environment: "dev",
-		Codec:       Codec{IdentifiersSensitive: true},
 		MetricsAddr: "127.0.0.1:9464",
 		StuckAfter:  30 * time.Minute,
 		Import:      Import{Bucket: "tsd-import"},
 		Reval: Reval{AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", SQSRegion: "us-east-1",
 			SQSVisibility: 30 * time.Second, BatchSize: 1000},
+		Central:     true,
+		SiteWorkers: "all",
 	}
 }
 
-// DemoSites are the tsd-import sites of the seed procedure, laid out under stackDir.
-func DemoSites(stackDir, supervisorURL, user, password string) map[string]Site {
-	svc := func(name, host string) Service {
-		return Service{Name: name, Host: host, SupervisorURL: supervisorURL, SupervisorUser: user, SupervisorPassword: password}
-	}
-	return map[string]Site{
-		"nsc": {
-			Name:       "nsc",
-			Dir:        filepath.Join(stackDir, "sites", "nsc"),
-			Components: []string{"lims-exporter/", "nsc-exporter/", "bin/lims-exporter-api", "bin/nsc-exporter"},
-			Services:   []Service{svc("lims-exporter-api", "gdx-login"), svc("nsc-exporter", "sleipnir")},
-		},
-		"tsd": {
-			Name:       "tsd",
-			Dir:        filepath.Join(stackDir, "sites", "tsd"),
-			Components: []string{"filelock-exporter/", "bin/filelock-exporter-api"},
-			Services:   []Service{svc("filelock-exporter-api", "p22-hpc")},
-		},
-	}
+// Register binds the client settings, the environment and every worker setting to fs.
+// Call Finish after fs.Parse.
+func (c *Config) Register(fs *flag.FlagSet) {
+	c.Client.Register(fs)
+	c.RegisterEnvironment(fs)
+	f := c.bind(fs)
+	f.String(&c.S3.Endpoint, "s3-endpoint", "OPSFLOW_S3_ENDPOINT", "S3 endpoint URL (empty = AWS)")
+	f.String(&c.S3.Region, "s3-region", "OPSFLOW_S3_REGION", "S3 region")
+	f.String(&c.S3.AccessKey, "s3-access-key", "OPSFLOW_S3_ACCESS_KEY", "S3 access key id")
+	f.String(&c.S3.SecretKey, "s3-secret-key", "OPSFLOW_S3_SECRET_KEY", "S3 secret key")
+	f.Bool(&c.S3.PathStyle, "s3-path-style", "OPSFLOW_S3_PATH_STYLE", "use path-style S3 addressing")
+	f.String(&c.S3.ArtifactBucket, "artifact-bucket", "OPSFLOW_ARTIFACT_BUCKET", "bucket holding release artifacts")
+	f.String(&c.Release.RepoDir, "release-repo", "OPSFLOW_RELEASE_REPO", "local clone of the release repository")
+	f.String(&c.Release.Remote, "release-remote", "OPSFLOW_RELEASE_REMOTE", "git remote that receives release tags")
+	c.branches = strings.Join(c.Release.Branches, ",")
+	f.String(&c.branches, "release-branches", "OPSFLOW_RELEASE_BRANCHES", "comma-separated release branch candidates, first existing wins")
+	f.String(&c.Release.ArtifactSource, "artifact-source", "OPSFLOW_ARTIFACT_SOURCE", "local (git archive) or gitlab (CI job artifact)")
+	f.String(&c.Release.Package, "release-package", "OPSFLOW_PACKAGE", "name of the released package")
+	f.String(&c.Release.GitLabURL, "gitlab-url", "OPSFLOW_GITLAB_URL", "GitLab base URL, e.g. https://gitlab.example.org")
+	f.String(&c.Release.GitLabToken, "gitlab-token", "OPSFLOW_GITLAB_TOKEN", "GitLab token (read_api + play jobs)")
+	f.String(&c.Release.GitLabProject, "gitlab-project", "OPSFLOW_GITLAB_PROJECT", "GitLab project id or path")
+	f.String(&c.Release.GitLabJob, "gitlab-job", "OPSFLOW_GITLAB_JOB", "name of the CI job producing the artifact")
+	f.String(&c.Release.GitLabArtifact, "gitlab-artifact", "OPSFLOW_GITLAB_ARTIFACT", "artifact path inside the job, {version} replaced")
+	f.Int(&c.Release.KeepVersions, "keep-versions", "OPSFLOW_KEEP_VERSIONS", "extracted versions kept per site, at least 2")
+	f.Duration(&c.Release.StableFor, "stable-for", "OPSFLOW_STABLE_FOR", "how long a started service must stay RUNNING")
+	f.String(&c.SitesFile, "sites-file", "OPSFLOW_SITES_FILE", "JSON file describing the deployment sites (empty = demo sites under OPSFLOW_STACK_DIR)")
+	f.String(&c.LogLevel, "log-level", "OPSFLOW_LOG_LEVEL", "debug, info, warn or error")
+	f.String(&c.MetricsAddr, "metrics-addr", "OPSFLOW_METRICS_ADDR", "worker Prometheus metrics address (empty disables)")
+	f.String(&c.Import.Bucket, "import-bucket", "OPSFLOW_IMPORT_BUCKET", "S3 bucket packages arrive in (one prefix per package)")
+	f.String(&c.Import.DurableDir, "durable-dir", "OPSFLOW_DURABLE_DIR", "durable area where imported packages land (default $OPSFLOW_STACK_DIR/durable)")
+	f.String(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
+	f.Duration(&c.StuckAfter, "stuck-after", "OPSFLOW_STUCK_AFTER", "notify when a run makes no progress this long, 0 disables")
+	f.String(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "OpenSearch (or Elasticsearch 7) URL of the revalidation index (empty disables the revalidation sync)")
+	f.String(&c.Reval.AMQPURL, "amqp-url", "OPSFLOW_AMQP_URL", "RabbitMQ URL of the revalidation services")
+	f.String(&c.Reval.SQSEndpoint, "sqs-endpoint", "OPSFLOW_SQS_ENDPOINT", "SQS endpoint URL (empty = AWS)")
+	f.String(&c.Reval.SQSRegion, "sqs-region", "OPSFLOW_SQS_REGION", "SQS region")
+	f.Duration(&c.Reval.SQSVisibility, "sqs-visibility", "OPSFLOW_SQS_VISIBILITY", "how long a received GMC message stays hidden before redelivery")
+	f.Int(&c.Reval.BatchSize, "reval-batch", "OPSFLOW_REVAL_BATCH", "documents per Elasticsearch bulk request in the revalidation sync")
+	f.Bool(&c.Central, "central", "OPSFLOW_WORKER_CENTRAL", "run the central worker: workflows, repository, artifact, import and sync activities")
+	f.String(&c.SiteWorkers, "sites", "OPSFLOW_WORKER_SITES", "sites whose local activities this process runs: all, none, or a comma list")
 }
 
 // Finish loads the sites and validates the whole configuration after flags were parsed.
 func (c *Config) Finish() error {
-	if c.branches != "" {
-		c.Release.Branches = splitList(c.branches)
-	}
+	c.Release.Branches = splitList(c.branches)
 	if err := c.loadSites(); err != nil {
 		return err
 	}
 	return c.Validate()
 }
 
-func (c *Config) loadSites() error {
-	stack := envOr("OPSFLOW_STACK_DIR", ".stack")
-	abs, err := filepath.Abs(stack)
-	if err != nil {
-		return fmt.Errorf("config: stack dir %q: %w", stack, err)
-	}
-	if c.Import.DurableDir == "" {
-		c.Import.DurableDir = filepath.Join(abs, "durable")
-	}
-	if c.SitesFile == "" {
-		c.Sites = DemoSites(abs,
-			envOr("OPSFLOW_SUPERVISOR_URL", "http://127.0.0.1:9001/RPC2"),
-			envOr("OPSFLOW_SUPERVISOR_USER", "opsflow"),
-			envOr("OPSFLOW_SUPERVISOR_PASSWORD", "opsflow"))
-		return nil
-	}
-	sites, err := LoadSites(c.SitesFile)
-	if err != nil {
-		return err
-	}
-	c.Sites = sites
-	return nil
-}
-
-// LoadSites reads a JSON array of sites, the way a deployment describes its hosts.
-func LoadSites(path string) (map[string]Site, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: sites file: %w", err)
-	}
-	var list []Site
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&list); err != nil {
-		return nil, fmt.Errorf("config: sites file %s: %w", path, err)
-	}
-	sites := make(map[string]Site, len(list))
-	for _, s := range list {
-		if _, dup := sites[s.Name]; dup {
-			return nil, fmt.Errorf("config: sites file %s: site %q defined twice", path, s.Name)
-		}
-		sites[s.Name] = s
-	}
-	return sites, nil
-}
-
 // Validate reports every problem at once so an operator fixes the config in one go.
 func (c *Config) Validate() error {
-	errs := append([]error{}, c.envErrs...)
-	if c.Temporal.Address == "" {
-		errs = append(errs, errors.New("temporal address is empty (OPSFLOW_TEMPORAL_ADDRESS)"))
-	}
-	if c.Temporal.TaskQueue == "" {
-		errs = append(errs, errors.New("task queue is empty (OPSFLOW_TASK_QUEUE)"))
-	}
+	errs := []error{c.Client.Validate()}
 	switch c.Release.ArtifactSource {
 	case "local":
 	case "gitlab":
@@ -290,12 +193,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Release.KeepVersions < 2 {
 		errs = append(errs, fmt.Errorf("keep-versions %d is below 2: the previous version is needed for rollback", c.Release.KeepVersions))
-	}
-	if c.Codec.KeysFile == "" && c.Codec.Keys == "" {
-		errs = append(errs, errors.New("no payload encryption key: set OPSFLOW_CODEC_KEYS_FILE (scripts/stack env provides a dev key; `opsflow codec-key` makes one)"))
-	}
-	if c.Codec.IdentifiersSensitive && len(c.Codec.IdentifierKey) < 16 {
-		errs = append(errs, errors.New("identifiers are sensitive but OPSFLOW_IDENTIFIER_KEY is missing or shorter than 16 characters"))
 	}
 	if len(c.Release.Branches) == 0 {
 		errs = append(errs, errors.New("no release branch candidates (OPSFLOW_RELEASE_BRANCHES)"))
@@ -311,43 +208,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("sqs-visibility %s is outside 1s..12h (OPSFLOW_SQS_VISIBILITY)", c.Reval.SQSVisibility))
 		}
 	}
-	for _, name := range c.SiteNames() {
-		s := c.Sites[name]
-		if !siteNameRE.MatchString(name) || s.Name != name {
-			errs = append(errs, fmt.Errorf("site %q: name must be lowercase letters, digits and dashes", name))
-		}
-		if !filepath.IsAbs(s.Dir) {
-			errs = append(errs, fmt.Errorf("site %q: dir %q must be an absolute path", name, s.Dir))
-		}
-		if len(s.Services) == 0 {
-			errs = append(errs, fmt.Errorf("site %q: no services", name))
-		}
-		for _, svc := range s.Services {
-			if svc.Name == "" || svc.SupervisorURL == "" {
-				errs = append(errs, fmt.Errorf("site %q: service %q needs a name and a supervisorUrl", name, svc.Name))
-			}
-		}
-	}
+	errs = append(errs, c.validateSites()...)
 	return errors.Join(errs...)
-}
-
-// SiteNames returns the configured site names in a stable order.
-func (c *Config) SiteNames() []string {
-	names := make([]string, 0, len(c.Sites))
-	for n := range c.Sites {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// WorkflowURL links to one run in the Web UI.
-func (c *Config) WorkflowURL(workflowID, runID string) string {
-	u := strings.TrimRight(c.Temporal.UIURL, "/") + "/namespaces/" + c.Temporal.Namespace + "/workflows/" + workflowID
-	if runID != "" {
-		u += "/" + runID
-	}
-	return u
 }
 
 func splitList(s string) []string {

@@ -156,3 +156,54 @@ func TestMalformedTypedSettingsAreConfigurationErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// The starter reads only the client settings: a malformed worker variable is the worker's
+// error, never the starter's, while a malformed client variable stops both.
+func TestClientSettingsAreCheckedApartFromTheWorkers(t *testing.T) {
+	t.Setenv("OPSFLOW_CODEC_KEYS", "test:"+strings.Repeat("A", 43)+"=")
+	t.Setenv("OPSFLOW_IDENTIFIER_KEY", "test-identifier-key")
+	t.Setenv("OPSFLOW_STABLE_FOR", "3")
+	t.Setenv("OPSFLOW_ENVIRONMENT", "preprod")
+	client := func(args ...string) (Client, error) {
+		c := DefaultClient()
+		fs := flag.NewFlagSet("release", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.Register(fs)
+		c.RegisterEnvironment(fs)
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		return c, c.Validate()
+	}
+	c, err := client()
+	require.NoError(t, err)
+	assert.Equal(t, "preprod", c.Environment)
+	c, err = client("--env", "prod")
+	require.NoError(t, err)
+	assert.Equal(t, "prod", c.Environment, "--env is short for --environment")
+	_, err = client("--stable-for", "3s")
+	require.Error(t, err, "a worker flag is not a client flag")
+
+	_, err = parse(t)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `OPSFLOW_STABLE_FOR="3"`)
+
+	t.Setenv("OPSFLOW_STABLE_FOR", "")
+	t.Setenv("OPSFLOW_IDENTIFIERS_SENSITIVE", "ture")
+	_, err = client()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `OPSFLOW_IDENTIFIERS_SENSITIVE="ture"`)
+}
+
+func TestWorkerSelectsCentralAndSitesStrictly(t *testing.T) {
+	t.Setenv("OPSFLOW_WORKER_CENTRAL", "false")
+	t.Setenv("OPSFLOW_WORKER_SITES", "nsc")
+	cfg, err := parse(t)
+	require.NoError(t, err)
+	assert.False(t, cfg.Central)
+	assert.Equal(t, "nsc", cfg.SiteWorkers)
+	t.Setenv("OPSFLOW_WORKER_CENTRAL", "nein")
+	_, err = parse(t)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `OPSFLOW_WORKER_CENTRAL="nein"`)
+}

@@ -28,15 +28,16 @@ import (
 
 // stack is what scripts/stack exports (make test-e2e evals `scripts/stack env`).
 type stack struct {
-	temporalBin, address, namespace string
+	temporalBin, address, namespace, uiURL string
 }
 
 func requireStack(t *testing.T) stack {
 	t.Helper()
 	s := stack{
 		temporalBin: os.Getenv("OPSFLOW_TEMPORAL_BIN"),
-		address:     envOr("OPSFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		namespace:   envOr("OPSFLOW_TEMPORAL_NAMESPACE", "default"),
+		address:     config.Env("OPSFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		namespace:   config.Env("OPSFLOW_TEMPORAL_NAMESPACE", "default"),
+		uiURL:       config.Env("OPSFLOW_UI_URL", "http://127.0.0.1:8233"),
 	}
 	if s.temporalBin == "" {
 		t.Fatal("OPSFLOW_TEMPORAL_BIN is not set: run through `make test-e2e`, which starts the stack (scripts/stack up) and exports its settings")
@@ -127,7 +128,7 @@ func newDeployment(t *testing.T) *deployment {
 		"OPSFLOW_STABLE_FOR=2s",
 	)
 	// The test reads results like any opsflow client: through the payload codec.
-	cfg := config.Default()
+	cfg := config.DefaultClient()
 	cfg.Temporal.Address, cfg.Temporal.Namespace = s.address, s.namespace
 	cfg.Codec.KeysFile = os.Getenv("OPSFLOW_CODEC_KEYS_FILE")
 	opts, err := temporalx.ClientOptions(cfg, temporalx.NewLogger("warn"))
@@ -219,13 +220,6 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func tail(s string, n int) string {

@@ -223,7 +223,7 @@ func screenshotRun(t *testing.T, d *deployment, id string) {
 	}
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	out := filepath.Join(dir, "release-deploy-run.png")
-	url := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", envOr("OPSFLOW_UI_URL", "http://127.0.0.1:8233"), d.stack.namespace, id, runID)
+	url := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", d.stack.uiURL, d.stack.namespace, id, runID)
 	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "screenshot"), url, out)
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "scripts/screenshot: %s", b)

@@ -27,7 +27,7 @@ func NewLogger(level string) *slog.Logger {
 
 // ClientOptions builds the options every opsflow client uses. Payloads and failure
 // messages are encrypted with the configured keys; there is no unencrypted mode.
-func ClientOptions(cfg config.Config, logger *slog.Logger) (client.Options, error) {
+func ClientOptions(cfg config.Client, logger *slog.Logger) (client.Options, error) {
 	keys, err := codec.LoadKeyring(cfg.Codec.KeysFile, cfg.Codec.Keys)
 	if err != nil {
 		return client.Options{}, err
@@ -43,7 +43,7 @@ func ClientOptions(cfg config.Config, logger *slog.Logger) (client.Options, erro
 }
 
 // Dial connects to the Temporal frontend and fails fast with the address in the error.
-func Dial(cfg config.Config, logger *slog.Logger, opts ...func(*client.Options)) (client.Client, error) {
+func Dial(cfg config.Client, logger *slog.Logger, opts ...func(*client.Options)) (client.Client, error) {
 	o, err := ClientOptions(cfg, logger)
 	if err != nil {
 		return nil, err

@@ -63,6 +63,17 @@ test-unit:
 test-e2e:
 	$(WITH_STACK_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./internal/e2e/...
 
+## record-histories: record the replay test's histories of today's code (README, "Replay tests") on
+## the stack's Temporal server: the real workflows on a worker of their own (task queue opsflow-record)
+## with stub activities, plain JSON payloads, into testdata/histories/<workflow>_<LABEL>_<scenario>.json.
+## LABEL (required) names the code version, e.g. v2; ONLY=revalidation_sync,package_import_failed picks
+## workflows or scenarios (`go run ./internal/testsupport/histories/record -list`); an existing file is
+## never overwritten unless FORCE=1 (only ever for files of the current LABEL).
+.PHONY: record-histories
+record-histories:
+	@if [ -z "$(LABEL)" ]; then echo "record-histories: set LABEL to the code version, e.g. make record-histories LABEL=v2"; exit 2; fi
+	$(WITH_STACK_ENV) $(GO) run ./internal/testsupport/histories/record -label '$(LABEL)' -only '$(ONLY)' $(if $(FORCE),-force)
+
 ## demo: a worker and a release of the demo repository against the dev stack
 demo: stack-up build
 	scripts/demo

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,8 +39,8 @@ func (s *LocalGitSource) Name() string { return "git archive of " + s.Repo.Dir }
 
 // Fetch writes the archive of the tag with a top-level directory package-version/.
 func (s *LocalGitSource) Fetch(ctx context.Context, version, _ string, w io.Writer) error {
-	prefix := s.Package + "-" + version + "/"
-	return s.Repo.ArchiveTarGz(ctx, "refs/tags/"+version, prefix, map[string]string{"VERSION": version + "\n"}, w)
+	prefix := release.ReleaseName(s.Package, version) + "/"
+	return s.Repo.ArchiveTarGz(ctx, "refs/tags/"+version, prefix, map[string]string{release.VersionFile: version + "\n"}, w)
 }
 
 // GitLabSource plays the CI job that builds the artifact and downloads its output.
@@ -80,18 +79,13 @@ type ArtifactActivities struct {
 // reused only for the same commit.
 const commitMetadataKey = "commit"
 
-// ArtifactKey is where a version's artifact lives in the bucket.
-func ArtifactKey(pkg, version string) string {
-	return fmt.Sprintf("%s/%s/%s-%s.tar.gz", pkg, version, pkg, version)
-}
-
 // ExportArtifact produces the tag's artifact, checks it is a safe archive of the right
 // version, and stores it with its SHA-256. An artifact already stored is never replaced.
 func (a *ArtifactActivities) ExportArtifact(ctx context.Context, in ExportInput) (Artifact, error) {
 	if _, err := release.ParseVersion(in.Version); err != nil {
 		return Artifact{}, permanent(ErrInvalidVersion, nil, "%v", err)
 	}
-	key := ArtifactKey(a.Package, in.Version)
+	key := release.ArtifactKey(a.Package, in.Version)
 	if info, found, err := s3store.Head(ctx, a.S3, a.Bucket, key); err != nil {
 		return Artifact{}, err
 	} else if found {
@@ -157,43 +151,4 @@ func verifyArtifact(archive, scratch, version string) error {
 		return permanent(ErrVersionMismatch, nil, "artifact %s says VERSION %q, expected %q", filepath.Base(archive), got, version)
 	}
 	return nil
-}
-
-// archiveError makes refusals of unsafe or corrupt archives non-retryable.
-func archiveError(err error, archive string) error {
-	var unsafe *safearchive.UnsafeEntryError
-	if errors.As(err, &unsafe) {
-		return permanent(ErrUnsafeArchive, err, "%s refused: %v", filepath.Base(archive), err)
-	}
-	if errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return permanent(ErrUnsafeArchive, err, "%s is not a valid tar.gz: %v", filepath.Base(archive), err)
-}
-
-// readVersion reads VERSION at the root of an extracted tree (inside its single top dir).
-func readVersion(dir string) (string, error) {
-	root, err := releaseRoot(dir)
-	if err != nil {
-		return "", err
-	}
-	data, err := os.ReadFile(filepath.Join(root, "VERSION"))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", permanent(ErrVersionMismatch, nil, "release has no VERSION file at its root")
-		}
-		return "", err
-	}
-	return strings.TrimSpace(string(data)), nil
-}
-
-func releaseRoot(dir string) (string, error) {
-	top, err := safearchive.TopLevelDir(dir)
-	if err != nil {
-		return "", err
-	}
-	if top == "" {
-		return dir, nil
-	}
-	return filepath.Join(dir, top), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsflow/opsflow/internal/checksum"
 	"github.com/opsflow/opsflow/internal/gitrepo"
+	"github.com/opsflow/opsflow/internal/release"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/testsupport/releaserepo"
 	"github.com/opsflow/opsflow/internal/testsupport/s3test"
@@ -84,7 +85,7 @@ func TestExportRefusesAnArtifactOfAnotherVersion(t *testing.T) {
 	_, err := env.ExecuteActivity(acts.ExportArtifact, ExportInput{Version: "v2.0.0-rel", Commit: "abc"})
 	app := requireAppError(t, err, ErrVersionMismatch)
 	assert.Contains(t, app.Error(), `"v1.0.0-rel"`)
-	_, found, err := s3store.Head(context.Background(), c, bucket, ArtifactKey("tsd-import", "v2.0.0-rel"))
+	_, found, err := s3store.Head(context.Background(), c, bucket, release.ArtifactKey("tsd-import", "v2.0.0-rel"))
 	require.NoError(t, err)
 	assert.False(t, found, "nothing uploaded")
 }
@@ -99,7 +100,7 @@ func TestExportRefusesAnUnsafeArtifact(t *testing.T) {
 	env.RegisterActivity(acts)
 	_, err = env.ExecuteActivity(acts.ExportArtifact, ExportInput{Version: "v1.0.0-rel", Commit: "abc"})
 	requireAppError(t, err, ErrUnsafeArchive)
-	_, found, err := s3store.Head(context.Background(), c, bucket, ArtifactKey("tsd-import", "v1.0.0-rel"))
+	_, found, err := s3store.Head(context.Background(), c, bucket, release.ArtifactKey("tsd-import", "v1.0.0-rel"))
 	require.NoError(t, err)
 	assert.False(t, found)
 }

@@ -11,7 +11,7 @@ import (
 // registration silently replace the other.
 func TestActivityNamesAreUniqueAcrossStructs(t *testing.T) {
 	owners := map[string]string{}
-	for _, s := range []any{&ReleaseActivities{}, &ArtifactActivities{}, &SiteActivities{}, &NotifyActivities{}, &ImportActivities{},
+	for _, s := range []any{&ReleaseActivities{}, &ArtifactActivities{}, &SiteFilesActivities{}, &SupervisorActivities{}, &NotifyActivities{}, &ImportActivities{},
 		&SearchIndexActivities{}, &RabbitActivities{}, &SyncIngestActivities{}} {
 		typ := reflect.TypeOf(s)
 		for i := 0; i < typ.NumMethod(); i++ {

@@ -18,7 +18,7 @@ import (
 type ReleaseActivities struct {
 	Repo     *gitrepo.Repo
 	Branches []string
-	Sites    map[string]config.Site
+	Sites    map[string]release.Site
 	// TaskQueue is the deployment's central queue; site queues derive from it.
 	TaskQueue string
 	// Environment names the deployment, recorded on every run.
@@ -94,11 +94,8 @@ func (a *ReleaseActivities) PlanRelease(ctx context.Context, names []string) (Re
 			sort.Strings(known)
 			return ReleasePlan{}, permanent(ErrUnknownSite, nil, "unknown site %q (configured: %v)", n, known)
 		}
-		t := SiteTarget{Name: n, TaskQueue: config.SiteTaskQueue(a.TaskQueue, n), Components: s.Components}
-		for _, svc := range s.Services {
-			t.Services = append(t.Services, svc.Name)
-		}
-		out = append(out, t)
+		out = append(out, SiteTarget{Name: n, TaskQueue: config.SiteTaskQueue(a.TaskQueue, n), Components: s.Components,
+			Services: s.ServiceNames()})
 	}
 	return ReleasePlan{Environment: a.Environment, Sites: out, StuckAfter: a.StuckAfter}, nil
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/gitrepo"
+	"github.com/opsflow/opsflow/internal/release"
 	"github.com/opsflow/opsflow/internal/testsupport/releaserepo"
 )
 
@@ -21,9 +21,9 @@ func newReleaseActs(t *testing.T) (*ReleaseActivities, *releaserepo.Repo, *tests
 		Branches:    []string{"master", "main"},
 		TaskQueue:   "opsflow",
 		Environment: "test",
-		Sites: map[string]config.Site{
-			"nsc": {Name: "nsc", Components: []string{"nsc-exporter/"}, Services: []config.Service{{Name: "nsc-exporter"}}},
-			"tsd": {Name: "tsd", Components: []string{"filelock-exporter/"}, Services: []config.Service{{Name: "filelock-exporter-api"}}},
+		Sites: map[string]release.Site{
+			"nsc": {Name: "nsc", Components: []string{"nsc-exporter/"}, Services: []release.Service{{Name: "nsc-exporter"}}},
+			"tsd": {Name: "tsd", Components: []string{"filelock-exporter/"}, Services: []release.Service{{Name: "filelock-exporter-api"}}},
 		},
 	}
 	var ts testsuite.WorkflowTestSuite

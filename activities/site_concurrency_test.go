@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/release"
 )
 
 // tarballFile writes a release tarball of version to a file and returns its path.
@@ -38,7 +38,7 @@ func (f *siteFixture) extract(t *testing.T, in ExtractInput) ExtractResult {
 func TestAnotherRunsExtractionNeverPrunesARollbackTarget(t *testing.T) {
 	f := newSiteFixture(t)
 	f.deploy(t, "v1.0.0-rel", goodService)
-	_, err := f.env().ExecuteActivity(f.acts.StopServices, ServicesInput{Services: []string{"svc-a"}})
+	_, err := f.env().ExecuteActivity(f.svc.StopServices, ServicesInput{Services: []string{"svc-a"}})
 	require.NoError(t, err)
 
 	// Run A switched to v1.1.0-rel and has yet to start the services; it may roll back to v1.0.0-rel.
@@ -60,7 +60,7 @@ func TestAnotherRunsExtractionNeverPrunesARollbackTarget(t *testing.T) {
 	assert.FileExists(t, filepath.Join(pins, "run-b.json"), "run B may still roll back")
 
 	// Run B's services start: it no longer rolls back either.
-	_, err = f.env().ExecuteActivity(f.acts.StartServices, ServicesInput{Services: []string{"svc-a"}, Run: "run-b"})
+	_, err = f.env().ExecuteActivity(f.svc.StartServices, ServicesInput{Services: []string{"svc-a"}, Run: "run-b"})
 	require.NoError(t, err)
 	assert.NoFileExists(t, filepath.Join(pins, "run-b.json"))
 }
@@ -68,7 +68,7 @@ func TestAnotherRunsExtractionNeverPrunesARollbackTarget(t *testing.T) {
 // A pin lasts until its run can no longer roll back; after that old versions go as before.
 func TestExpiredRollbackPinsNoLongerKeepVersions(t *testing.T) {
 	f := &siteFixture{dir: t.TempDir()}
-	f.acts = &SiteActivities{Site: config.Site{Name: "nsc", Dir: f.dir}, Package: "tsd-import", KeepVersions: 2}
+	f.acts = &SiteFilesActivities{Site: release.Site{Name: "nsc", Dir: f.dir}, Package: "tsd-import", KeepVersions: 2}
 	f.extract(t, ExtractInput{Version: "v1.0.0-rel", ArchivePath: tarballFile(t, "v1.0.0-rel"), Run: "run-0", KeepUntil: time.Now().Add(-time.Hour)})
 	f.extract(t, ExtractInput{Version: "v1.1.0-rel", ArchivePath: tarballFile(t, "v1.1.0-rel"), Run: "run-a", KeepUntil: time.Now().Add(-time.Minute)})
 	ex := f.extract(t, ExtractInput{Version: "v1.2.0-rel", ArchivePath: tarballFile(t, "v1.2.0-rel"), Run: "run-b", KeepUntil: time.Now().Add(time.Hour)})
@@ -82,7 +82,7 @@ func TestExpiredRollbackPinsNoLongerKeepVersions(t *testing.T) {
 // one run removed or renamed the other's half-made symlink.
 func TestTwoRunsSwitchingAtOnceUseTheirOwnTemporaryNames(t *testing.T) {
 	dir := t.TempDir()
-	acts := &SiteActivities{Site: config.Site{Name: "nsc", Dir: dir}, Package: "tsd-import", KeepVersions: 10}
+	acts := &SiteFilesActivities{Site: release.Site{Name: "nsc", Dir: dir}, Package: "tsd-import", KeepVersions: 10}
 	f := &siteFixture{acts: acts, dir: dir}
 	archives := map[string]string{}
 	for _, v := range []string{"v1.1.0-rel", "v1.2.0-rel", "v1.3.0-rel", "v1.4.0-rel"} {

@@ -20,7 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/release"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/testsupport/s3test"
 	"github.com/opsflow/opsflow/internal/testsupport/supervisordtest"
@@ -30,7 +30,8 @@ const goodService = "#!/bin/sh\nexec sleep 1000\n"
 
 // siteFixture is one site on disk, a real supervisord running its service, a real S3 bucket.
 type siteFixture struct {
-	acts   *SiteActivities
+	acts   *SiteFilesActivities
+	svc    *SupervisorActivities
 	sup    *supervisordtest.Instance
 	s3     *s3.Client
 	bucket string
@@ -44,12 +45,13 @@ func newSiteFixture(t *testing.T) *siteFixture {
 		Name: "svc-a", Command: "/bin/sh " + filepath.Join(dir, "sw", "tsd-import", "bin", "svc-a"), Directory: dir, StartSecs: 1,
 	})
 	c, bucket := s3test.NewBucket(t)
-	site := config.Site{Name: "nsc", Dir: dir, Services: []config.Service{
+	site := release.Site{Name: "nsc", Dir: dir, Services: []release.Service{
 		{Name: "svc-a", SupervisorURL: sup.URL, SupervisorUser: sup.Username, SupervisorPassword: sup.Password},
 	}}
+	svc := &SupervisorActivities{Site: site, Package: "tsd-import", StableFor: 1500 * time.Millisecond}
 	return &siteFixture{
-		acts: &SiteActivities{Site: site, S3: c, Package: "tsd-import", KeepVersions: 2, StableFor: 1500 * time.Millisecond},
-		sup:  sup, s3: c, bucket: bucket, dir: dir,
+		acts: &SiteFilesActivities{Site: site, S3: c, Package: "tsd-import", KeepVersions: 2, Services: svc},
+		svc:  svc, sup: sup, s3: c, bucket: bucket, dir: dir,
 	}
 }
 
@@ -75,7 +77,7 @@ func releaseTarball(t *testing.T, version, service string) []byte {
 // publish uploads a tarball as the artifact of version and returns its descriptor.
 func (f *siteFixture) publish(t *testing.T, version string, body []byte) Artifact {
 	sum := sha256.Sum256(body)
-	key := ArtifactKey("tsd-import", version)
+	key := release.ArtifactKey("tsd-import", version)
 	hexSum := hex.EncodeToString(sum[:])
 	s3test.Put(t, f.s3, f.bucket, key, body, map[string]string{s3store.SHA256MetadataKey: hexSum})
 	return Artifact{Version: version, Bucket: f.bucket, Key: key, SHA256: hexSum, Size: int64(len(body))}
@@ -85,6 +87,9 @@ func (f *siteFixture) env() *testsuite.TestActivityEnvironment {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(f.acts)
+	if f.svc != nil {
+		env.RegisterActivity(f.svc)
+	}
 	return env
 }
 
@@ -97,13 +102,13 @@ func (f *siteFixture) deploy(t *testing.T, version, service string) ExtractResul
 	require.NoError(t, err)
 	var archived ArchiveResult
 	require.NoError(t, v.Get(&archived))
-	_, err = env.ExecuteActivity(f.acts.StopServices, ServicesInput{Services: []string{"svc-a"}})
+	_, err = env.ExecuteActivity(f.svc.StopServices, ServicesInput{Services: []string{"svc-a"}})
 	require.NoError(t, err)
 	v, err = env.ExecuteActivity(f.acts.ExtractRelease, ExtractInput{Version: version, ArchivePath: archived.Path})
 	require.NoError(t, err)
 	var ex ExtractResult
 	require.NoError(t, v.Get(&ex))
-	_, err = env.ExecuteActivity(f.acts.StartServices, ServicesInput{Services: []string{"svc-a"}})
+	_, err = env.ExecuteActivity(f.svc.StartServices, ServicesInput{Services: []string{"svc-a"}})
 	require.NoError(t, err)
 	return ex
 }
@@ -249,11 +254,11 @@ func TestStartOfACrashingServiceIsNotRetried(t *testing.T) {
 	require.NoError(t, err)
 	var archived ArchiveResult
 	require.NoError(t, v.Get(&archived))
-	_, err = env.ExecuteActivity(f.acts.StopServices, ServicesInput{Services: []string{"svc-a"}})
+	_, err = env.ExecuteActivity(f.svc.StopServices, ServicesInput{Services: []string{"svc-a"}})
 	require.NoError(t, err)
 	_, err = env.ExecuteActivity(f.acts.ExtractRelease, ExtractInput{Version: "v1.1.0-rel", ArchivePath: archived.Path})
 	require.NoError(t, err)
-	_, err = env.ExecuteActivity(f.acts.StartServices, ServicesInput{Services: []string{"svc-a"}})
+	_, err = env.ExecuteActivity(f.svc.StartServices, ServicesInput{Services: []string{"svc-a"}})
 	app := requireAppError(t, err, ErrServiceStartFailed)
 	assert.Contains(t, app.Error(), "svc-a")
 
@@ -265,7 +270,7 @@ func TestStartOfACrashingServiceIsNotRetried(t *testing.T) {
 
 func TestUnknownServiceAndMissingPreviousAreClearErrors(t *testing.T) {
 	f := newSiteFixture(t)
-	_, err := f.env().ExecuteActivity(f.acts.StopServices, ServicesInput{Services: []string{"no-such-service"}})
+	_, err := f.env().ExecuteActivity(f.svc.StopServices, ServicesInput{Services: []string{"no-such-service"}})
 	app := requireAppError(t, err, ErrUnknownService)
 	assert.Contains(t, app.Error(), `"no-such-service"`)
 
@@ -294,7 +299,7 @@ func TestPlanSiteDeployTouchesNothing(t *testing.T) {
 	require.NoError(t, err)
 	before := listTree(t, f.dir)
 
-	art := Artifact{Version: "v1.1.0-rel", Bucket: f.bucket, Key: ArtifactKey("tsd-import", "v1.1.0-rel"), Planned: true}
+	art := Artifact{Version: "v1.1.0-rel", Bucket: f.bucket, Key: release.ArtifactKey("tsd-import", "v1.1.0-rel"), Planned: true}
 	v, err := f.env().ExecuteActivity(f.acts.PlanSiteDeploy, SitePlanInput{Version: "v1.1.0-rel", Artifact: art, Services: []string{"svc-a", "svc-missing"}})
 	require.NoError(t, err)
 	var plan SitePlan

@@ -51,10 +51,10 @@ func registerRelease(h *host) error {
 			return err
 		}
 		w := h.queue(config.SiteTaskQueue(cfg.Temporal.TaskQueue, name))
-		w.RegisterActivity(&activities.SiteActivities{
-			Site: cfg.Sites[name], S3: s3c, Package: cfg.Release.Package,
-			KeepVersions: cfg.Release.KeepVersions, StableFor: cfg.Release.StableFor,
-		})
+		services := &activities.SupervisorActivities{Site: cfg.Sites[name], Package: cfg.Release.Package, StableFor: cfg.Release.StableFor}
+		w.RegisterActivity(services)
+		w.RegisterActivity(&activities.SiteFilesActivities{Site: cfg.Sites[name], S3: s3c, Package: cfg.Release.Package,
+			KeepVersions: cfg.Release.KeepVersions, Services: services})
 	}
 	slog.Info("release & deploy registered", "central", h.central != nil, "sites", names)
 	return nil

@@ -37,7 +37,8 @@ func lockEnv(t *testing.T, slowVersion string, slowFor time.Duration) (*testsuit
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.ReleaseActivities{})
 	env.RegisterActivity(&activities.ArtifactActivities{})
-	env.RegisterActivity(&activities.SiteActivities{})
+	env.RegisterActivity(&activities.SiteFilesActivities{})
+	env.RegisterActivity(&activities.SupervisorActivities{})
 	env.RegisterActivity(&activities.NotifyActivities{})
 	env.RegisterWorkflow(ReleaseDeploy)
 	env.RegisterWorkflow(SiteLock)
@@ -52,23 +53,23 @@ func lockEnv(t *testing.T, slowVersion string, slowFor time.Duration) (*testsuit
 		func(_ context.Context, in activities.ExportInput) (activities.Artifact, error) {
 			return activities.Artifact{Version: in.Version, Bucket: "b", Key: in.Version + ".tar.gz", SHA256: "ab"}, nil
 		})
-	env.OnActivity(siteActs.DeployedVersion, mock.Anything).Return("v1.0.0-rel", nil)
+	env.OnActivity(siteFilesActs.DeployedVersion, mock.Anything).Return("v1.0.0-rel", nil)
 	env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"nsc-exporter/"}}, nil)
-	env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, mock.Anything).Return(
+	env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, art activities.Artifact) (activities.ArchiveResult, error) {
 			log.add("archive " + art.Version)
 			return activities.ArchiveResult{Path: "/site/sw/archive/" + art.Key}, nil
 		})
-	env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
+	env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
 	extract := func(_ context.Context, in activities.ExtractInput) (activities.ExtractResult, error) {
 		log.add("extract " + in.Version)
 		return activities.ExtractResult{Previous: "v1.0.0-rel", Current: in.Version}, nil
 	}
-	env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool { return in.Version == slowVersion })).
+	env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool { return in.Version == slowVersion })).
 		After(slowFor).Return(extract)
-	env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool { return in.Version != slowVersion })).
+	env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool { return in.Version != slowVersion })).
 		Return(extract)
-	env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
+	env.OnActivity(supervisorActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
 	env.OnActivity(notifyActs.NotifyOperators, mock.Anything, mock.Anything).Return("ok", nil).Maybe()
 	return env, log
 }
@@ -145,14 +146,14 @@ func (s *ReleaseDeploySuite) TestTimeLimitDuringExtractRollsBackAndNotifies() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
 	start := s.env.Now()
 	// An extraction that does not end for 20 hours (a hung NFS mount).
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).After(20*time.Hour).
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).After(20*time.Hour).
 		Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil).Maybe()
 	var rolledBackAt time.Time
-	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(siteFilesActs.RollbackRelease, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.RollbackInput) (activities.RollbackResult, error) {
 			rolledBackAt = s.env.Now()
 			return activities.RollbackResult{Current: "v1.3.0-rel"}, nil
@@ -192,12 +193,12 @@ func (s *ReleaseDeploySuite) TestAShortExecutionTimeoutBringsTheDeadlineForward(
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
 	// supervisord does not answer for 20 hours.
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).After(20*time.Hour).Return(activities.ServicesResult{}, nil).Maybe()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).After(20*time.Hour).Return(activities.ServicesResult{}, nil).Maybe()
 	start := s.env.Now()
 	var rolledBackAt time.Time
-	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything, mock.Anything).Return(
+	s.env.OnActivity(siteFilesActs.RollbackRelease, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.RollbackInput) (activities.RollbackResult, error) {
 			rolledBackAt = s.env.Now()
 			return activities.RollbackResult{Current: "v1.3.0-rel"}, nil

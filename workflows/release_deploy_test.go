@@ -39,7 +39,8 @@ func (s *ReleaseDeploySuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.RegisterActivity(&activities.ReleaseActivities{})
 	s.env.RegisterActivity(&activities.ArtifactActivities{})
-	s.env.RegisterActivity(&activities.SiteActivities{})
+	s.env.RegisterActivity(&activities.SiteFilesActivities{})
+	s.env.RegisterActivity(&activities.SupervisorActivities{})
 	s.env.RegisterActivity(&activities.NotifyActivities{})
 	s.env.RegisterWorkflow(SiteLock)
 	s.notices = nil
@@ -64,18 +65,18 @@ func (s *ReleaseDeploySuite) expectCentral() {
 
 // expectDeployed mocks the deployed version of every site (same for all).
 func (s *ReleaseDeploySuite) expectDeployed(version string) {
-	s.env.OnActivity(siteActs.DeployedVersion, mock.Anything).Return(version, nil)
+	s.env.OnActivity(siteFilesActs.DeployedVersion, mock.Anything).Return(version, nil)
 }
 
 func (s *ReleaseDeploySuite) expectSiteSteps(times int) {
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/site/sw/archive/x.tar.gz"}, nil).Times(times)
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Times(times)
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool {
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/site/sw/archive/x.tar.gz"}, nil).Times(times)
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Times(times)
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.MatchedBy(func(in activities.ExtractInput) bool {
 		// The run's id names its temporary files; the site keeps its rollback target until the run's end.
 		return in.Version == "v1.4.0-rel" && in.ArchivePath == "/site/sw/archive/x.tar.gz" && in.Run == testRunID && !in.KeepUntil.IsZero()
 	})).
 		Return(activities.ExtractResult{Previous: "v1.3.0-rel", Current: "v1.4.0-rel"}, nil).Times(times)
-	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Times(times)
+	s.env.OnActivity(supervisorActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Times(times)
 }
 
 func (s *ReleaseDeploySuite) result() ReleaseDeployResult {
@@ -182,7 +183,7 @@ func (s *ReleaseDeploySuite) TestTagConflictStopsTheRelease() {
 }
 
 func (s *ReleaseDeploySuite) expectRollback(previous string, err error) {
-	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything,
+	s.env.OnActivity(siteFilesActs.RollbackRelease, mock.Anything,
 		activities.RollbackInput{Previous: previous, Failed: "v1.4.0-rel", Services: nscTarget.Services, Run: testRunID}).
 		Return(activities.RollbackResult{Current: previous}, err).Once()
 }
@@ -190,10 +191,10 @@ func (s *ReleaseDeploySuite) expectRollback(previous string, err error) {
 func (s *ReleaseDeploySuite) TestStopFailureRestartsThePreviousVersion() {
 	s.expectCentral()
 	s.expectDeployed("")
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).
 		Return(activities.ServicesResult{}, temporal.NewNonRetryableApplicationError("supervisord does not know nsc-exporter", activities.ErrUnknownService, nil)).Once()
-	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.RollbackRelease, mock.Anything, mock.Anything).
 		Return(activities.RollbackResult{}, temporal.NewNonRetryableApplicationError("no previous version", activities.ErrNoPreviousVersion, nil)).Once()
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
 	app := s.failure()
@@ -206,8 +207,8 @@ func (s *ReleaseDeploySuite) TestStopFailureWithPreviousVersionRollsBack() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).
 		Return(activities.ServicesResult{}, errors.New("supervisord unreachable")).Times(3) // serviceOptions: 3 attempts
 	s.expectRollback("v1.3.0-rel", nil)
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
@@ -225,9 +226,9 @@ func (s *ReleaseDeploySuite) TestExtractFailureRollsBack() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).
 		Return(activities.ExtractResult{}, temporal.NewNonRetryableApplicationError(`unsafe archive entry "../x"`, activities.ErrUnsafeArchive, nil)).Once()
 	s.expectRollback("v1.3.0-rel", nil)
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
@@ -245,10 +246,10 @@ func (s *ReleaseDeploySuite) TestStartFailureRollsBack() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Previous: "v1.3.0-rel", Current: "v1.4.0-rel"}, nil).Once()
-	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Previous: "v1.3.0-rel", Current: "v1.4.0-rel"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StartServices, mock.Anything, mock.Anything).
 		Return(activities.ServicesResult{}, temporal.NewNonRetryableApplicationError("nsc-exporter did not stay running", activities.ErrServiceStartFailed, nil)).Once()
 	s.expectRollback("v1.3.0-rel", nil)
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
@@ -261,7 +262,7 @@ func (s *ReleaseDeploySuite) TestFlakyArchiveIsRetried() {
 	s.expectCentral()
 	s.expectDeployed("")
 	calls := 0
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(
 		func(_ context.Context, _ activities.Artifact) (activities.ArchiveResult, error) {
 			calls++
 			if calls == 1 {
@@ -269,9 +270,9 @@ func (s *ReleaseDeploySuite) TestFlakyArchiveIsRetried() {
 			}
 			return activities.ArchiveResult{Path: "/site/sw/archive/x.tar.gz"}, nil
 		})
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil)
-	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil)
+	s.env.OnActivity(supervisorActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil)
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel", Sites: []string{"nsc", "tsd"}})
 	res := s.result()
 	s.Equal(3, calls, "nsc needed two attempts, tsd one")
@@ -287,9 +288,9 @@ func (s *ReleaseDeploySuite) TestDryRunPlansAndChangesNothing() {
 	s.env.OnActivity(artifactActs.ExportArtifact, mock.Anything, activities.ExportInput{Version: "v1.4.0-rel", Commit: "c0ffee", DryRun: true}).
 		Return(planned, nil).Once()
 	s.expectDeployed("")
-	s.env.OnActivity(siteActs.PlanSiteDeploy, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.PlanSiteDeploy, mock.Anything, mock.Anything).
 		Return(activities.SitePlan{Actions: []string{"stop x", "extract y"}, Problems: []string{"service z unknown"}}, nil).Twice()
-	for _, changing := range []any{siteActs.ArchiveArtifact, siteActs.StopServices, siteActs.ExtractRelease, siteActs.StartServices, siteActs.RollbackRelease} {
+	for _, changing := range []any{siteFilesActs.ArchiveArtifact, supervisorActs.StopServices, siteFilesActs.ExtractRelease, supervisorActs.StartServices, siteFilesActs.RollbackRelease} {
 		s.env.OnActivity(changing, mock.Anything, mock.Anything).Return(func(context.Context, any) (any, error) {
 			s.Fail("a dry run must not run a changing activity")
 			return nil, nil
@@ -308,7 +309,7 @@ func (s *ReleaseDeploySuite) TestArchiveFailureStopsNothing() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).
 		Return(activities.ArchiveResult{}, temporal.NewNonRetryableApplicationError("checksum mismatch", activities.ErrChecksumMismatch, nil)).Once()
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
 	app := s.failure()
@@ -323,11 +324,11 @@ func (s *ReleaseDeploySuite) TestStuckRunNotifiesOnce() {
 		Return(activities.ReleasePlan{Sites: []activities.SiteTarget{nscTarget}, StuckAfter: 30 * time.Minute}, nil).Once()
 	s.env.OnActivity(artifactActs.ExportArtifact, mock.Anything, mock.Anything).Return(artifact, nil).Once()
 	s.expectDeployed("")
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, mock.Anything).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, mock.Anything).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
 	// The stop hangs for 3 hours (a supervisord that never answers, with long timeouts).
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).After(3*time.Hour).Return(activities.ServicesResult{}, nil).Once()
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil).Once()
-	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).After(3*time.Hour).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StartServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
 	s.result()
 	s.Require().Len(s.notices, 1, "stuck once, not every 30 minutes")
@@ -340,10 +341,10 @@ func (s *ReleaseDeploySuite) TestCancelDuringStartStillRollsBack() {
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil).Once()
-	s.env.OnActivity(siteActs.StartServices, mock.Anything, mock.Anything).After(time.Hour).Return(activities.ServicesResult{}, nil).Maybe()
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).Return(activities.ExtractResult{Current: "v1.4.0-rel"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StartServices, mock.Anything, mock.Anything).After(time.Hour).Return(activities.ServicesResult{}, nil).Maybe()
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, time.Minute)
 	s.expectRollback("v1.3.0-rel", nil)
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})
@@ -359,11 +360,11 @@ func (s *ReleaseDeploySuite) TestRollbackToAMissingPreviousVersionLeavesTheSiteS
 	s.expectCentral()
 	s.expectDeployed("v1.3.0-rel")
 	s.env.OnActivity(releaseActs.ChangedComponents, mock.Anything, mock.Anything).Return(activities.ChangeResult{Changed: []string{"x/"}}, nil)
-	s.env.OnActivity(siteActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
-	s.env.OnActivity(siteActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
-	s.env.OnActivity(siteActs.ExtractRelease, mock.Anything, mock.Anything).
+	s.env.OnActivity(siteFilesActs.ArchiveArtifact, mock.Anything, artifact).Return(activities.ArchiveResult{Path: "/a"}, nil).Once()
+	s.env.OnActivity(supervisorActs.StopServices, mock.Anything, mock.Anything).Return(activities.ServicesResult{}, nil).Once()
+	s.env.OnActivity(siteFilesActs.ExtractRelease, mock.Anything, mock.Anything).
 		Return(activities.ExtractResult{}, temporal.NewNonRetryableApplicationError("VERSION mismatch", activities.ErrVersionMismatch, nil)).Once()
-	s.env.OnActivity(siteActs.RollbackRelease, mock.Anything, mock.Anything).Return(activities.RollbackResult{},
+	s.env.OnActivity(siteFilesActs.RollbackRelease, mock.Anything, mock.Anything).Return(activities.RollbackResult{},
 		temporal.NewNonRetryableApplicationError("site nsc: cannot roll back to v1.3.0-rel: /site/sw/releases/tsd-import-v1.3.0-rel is missing",
 			activities.ErrPreviousVersionMissing, nil)).Once() // once: not retried for an hour
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"})

@@ -62,7 +62,7 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 	}
 
 	tr.site(t.Name, "check deployed version")
-	if err := d.step("check deployed version", siteQueryOptions, false, siteActs.DeployedVersion, &out.Previous); err != nil {
+	if err := d.step("check deployed version", siteQueryOptions, false, siteFilesActs.DeployedVersion, &out.Previous); err != nil {
 		return out, err
 	}
 	switch {
@@ -97,7 +97,7 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 	if in.DryRun {
 		tr.site(t.Name, "plan")
 		var plan activities.SitePlan
-		if err := d.step("plan", siteQueryOptions, false, siteActs.PlanSiteDeploy, &plan,
+		if err := d.step("plan", siteQueryOptions, false, siteFilesActs.PlanSiteDeploy, &plan,
 			activities.SitePlanInput{Version: in.Version, Artifact: d.art, Services: t.Services}); err != nil {
 			return out, err
 		}
@@ -108,7 +108,7 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 
 	tr.site(t.Name, "archive")
 	var archived activities.ArchiveResult
-	if err := d.step("archive", archiveOptions, false, siteActs.ArchiveArtifact, &archived, d.art); err != nil {
+	if err := d.step("archive", archiveOptions, false, siteFilesActs.ArchiveArtifact, &archived, d.art); err != nil {
 		return out, err // nothing stopped yet: nothing to roll back
 	}
 
@@ -116,16 +116,16 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 	services := activities.ServicesInput{Services: t.Services, Run: run}
 	var stepErr error
 	tr.site(t.Name, "stop")
-	stepErr = d.step("stop", serviceOptions, false, siteActs.StopServices, nil, services)
+	stepErr = d.step("stop", serviceOptions, false, supervisorActs.StopServices, nil, services)
 	if stepErr == nil {
 		tr.site(t.Name, "extract")
 		var ex activities.ExtractResult
-		stepErr = d.step("extract", extractOptions, false, siteActs.ExtractRelease, &ex, activities.ExtractInput{
+		stepErr = d.step("extract", extractOptions, false, siteFilesActs.ExtractRelease, &ex, activities.ExtractInput{
 			Version: in.Version, ArchivePath: archived.Path, Run: run, KeepUntil: runEnd(ctx, d.limit)})
 	}
 	if stepErr == nil {
 		tr.site(t.Name, "start")
-		stepErr = d.step("start", startOptions, false, siteActs.StartServices, nil, services)
+		stepErr = d.step("start", startOptions, false, supervisorActs.StartServices, nil, services)
 	}
 	if stepErr == nil {
 		out.Deployed = true
@@ -142,7 +142,7 @@ func (d *siteDeploy) run() (SiteOutcome, error) {
 	opts := rollbackOptions
 	opts.TaskQueue = t.TaskQueue
 	var rb activities.RollbackResult
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(rctx, opts), siteActs.RollbackRelease,
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(rctx, opts), siteFilesActs.RollbackRelease,
 		activities.RollbackInput{Previous: out.Previous, Failed: in.Version, Services: t.Services, Run: run}).Get(rctx, &rb); err != nil {
 		out.LeftDown = true
 		tr.site(t.Name, "ROLLBACK FAILED: services stopped")

@@ -8,28 +8,15 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/opsflow/opsflow/internal/release"
 )
 
-// Site is one deployment target: a directory on a host and the services supervisord runs there.
-type Site struct {
-	Name string `json:"name"`
-	// Dir is the site's base directory ({transfer} on NSC, {production} on TSD).
-	Dir string `json:"dir"`
-	// Components are repository path prefixes; a release deploys here only if one changed.
-	Components []string `json:"components"`
-	// Services are stopped before and started after the extraction, in this order.
-	Services []Service `json:"services"`
-}
+// Site is one deployment target of the release, as the sites file describes it.
+type Site = release.Site
 
-// Service is one supervisord program, on the supervisord of the host that runs it.
-type Service struct {
-	Name string `json:"name"`
-	Host string `json:"host,omitempty"`
-	// SupervisorURL is the XML-RPC endpoint, e.g. http://127.0.0.1:9001/RPC2.
-	SupervisorURL      string `json:"supervisorUrl,omitempty"`
-	SupervisorUser     string `json:"supervisorUser,omitempty"`
-	SupervisorPassword string `json:"supervisorPassword,omitempty"`
-}
+// Service is one supervisord program of a site.
+type Service = release.Service
 
 var siteNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/release"
 	"github.com/opsflow/opsflow/internal/temporalx"
 	"github.com/opsflow/opsflow/internal/testsupport/releaserepo"
 	"github.com/opsflow/opsflow/internal/testsupport/supervisordtest"
@@ -80,11 +81,11 @@ func newDeployment(t *testing.T) *deployment {
 	d.repo = releaserepo.New(t, filepath.Join(dir, "repos"))
 
 	var programs []supervisordtest.Program
-	var sites []config.Site
+	var sites []release.Site
 	for _, site := range []string{"nsc", "tsd"} {
 		siteDir := filepath.Join(dir, "sites", site)
 		require.NoError(t, os.MkdirAll(siteDir, 0o755))
-		cs := config.Site{Name: site, Dir: siteDir}
+		cs := release.Site{Name: site, Dir: siteDir}
 		for _, svc := range services[site] {
 			programs = append(programs, supervisordtest.Program{
 				Name: svc, Command: "/bin/sh " + filepath.Join(siteDir, "sw", "tsd-import", "bin", svc),
@@ -96,7 +97,7 @@ func newDeployment(t *testing.T) *deployment {
 	d.sup = supervisordtest.Start(t, programs...)
 	for i := range sites {
 		for _, svc := range services[sites[i].Name] {
-			sites[i].Services = append(sites[i].Services, config.Service{
+			sites[i].Services = append(sites[i].Services, release.Service{
 				Name: svc, SupervisorURL: d.sup.URL, SupervisorUser: d.sup.Username, SupervisorPassword: d.sup.Password})
 		}
 		if sites[i].Name == "nsc" {

@@ -1,5 +1,7 @@
-// Package release holds the pure rules of the tsd-import release procedure: what a release
-// tag looks like and which sites a change touches. No I/O, so workflows may call it.
+// Package release is the vocabulary of the tsd-import release procedure: what a release tag
+// looks like, the sites and their services, which sites a change touches, and how a site lays
+// out its releases on disk (archive, extracted versions, the symlink, temporary names and
+// rollback pins). No I/O, so workflows may call it; the activities do the file work.
 package release
 
 import (

@@ -54,8 +54,9 @@ func runImport(args []string) error {
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("PackageImport"),
 				workflows.PackageKey.ValueSet(id), workflows.EnvironmentKey.ValueSet(cfg.Environment)),
 		},
-		workflow: workflows.PackageImport, input: workflows.PackageImportInput{Package: *pkg, DryRun: *dryRun},
-		wait: *wait, result: &workflows.PackageImportResult{}, failed: "import failed",
+		workflow: workflows.PackageImport, // The environment is decided here, once (workflows.RunEnvironment).
+		input:    workflows.PackageImportInput{Package: *pkg, DryRun: *dryRun, Environment: cfg.Environment},
+		wait:     *wait, result: &workflows.PackageImportResult{}, failed: "import failed",
 		report: func(r any) {
 			res := r.(*workflows.PackageImportResult)
 			fmt.Printf("status: COMPLETED\n  files %d, bytes %d, reads verified %d\n  dir %s\n", res.Files, res.Bytes, res.Reads, res.Dir)

@@ -35,7 +35,10 @@ func runRelease(args []string) error {
 	if *timeLimit < time.Minute || *timeLimit > workflows.ReleaseDeployMaxTimeLimit {
 		return fmt.Errorf("--time-limit %s is outside 1m..%s", *timeLimit, workflows.ReleaseDeployMaxTimeLimit)
 	}
-	in := workflows.ReleaseDeployInput{Version: *version, Force: *force, DryRun: *dryRun, TimeLimit: timeLimit.String()}
+	// The environment is decided here, once: the input carries it and the search attribute
+	// shows it from the start (workflows.RunEnvironment).
+	in := workflows.ReleaseDeployInput{Version: *version, Force: *force, DryRun: *dryRun, TimeLimit: timeLimit.String(),
+		Environment: cfg.Environment}
 	for _, s := range strings.Split(*sites, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			in.Sites = append(in.Sites, s)

@@ -15,6 +15,9 @@ import (
 type PackageImportInput struct {
 	Package string `json:"package"`
 	DryRun  bool   `json:"dryRun,omitempty"`
+	// Environment is the deployment the run belongs to (its OpsflowEnvironment search
+	// attribute). `opsflow import` sets it; see RunEnvironment.
+	Environment string `json:"environment,omitempty"`
 }
 
 // PackageImportResult says what was imported, or planned in a dry run.
@@ -60,7 +63,7 @@ func PackageImport(ctx workflow.Context, in PackageImportInput) (*PackageImportR
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fetchOptions), importActs.FetchPackage, act).Get(ctx, &staged); err != nil {
 		return fail("fetch", err)
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, PackageKey.ValueSet(staged.PackageID), EnvironmentKey.ValueSet(staged.Environment)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, PackageKey.ValueSet(staged.PackageID), EnvironmentKey.ValueSet(RunEnvironment(in.Environment, staged.Environment))); err != nil {
 		return nil, err
 	}
 	tr.p.Counts["files"], tr.p.Counts["bytes"] = int64(len(staged.Files)), staged.Bytes

@@ -25,6 +25,9 @@ type ReleaseDeployInput struct {
 	// (default 6h, at most 24h). When it passes, the step under way is cancelled, a site
 	// whose services were stopped is rolled back, and operators are notified.
 	TimeLimit string `json:"timeLimit,omitempty"`
+	// Environment is the deployment the run belongs to: its OpsflowEnvironment search
+	// attribute and its site locks. `opsflow release` sets it; see RunEnvironment.
+	Environment string `json:"environment,omitempty"`
 }
 
 // SiteOutcome says what happened on one site and why.
@@ -53,6 +56,22 @@ type ReleaseDeployResult struct {
 	DryRun bool `json:"dryRun,omitempty"`
 }
 
+// Failure types of a ReleaseDeploy run, for operators and alerting.
+const (
+	// ErrSiteDeployFailed: a step before the stop failed; the site runs what it ran before.
+	ErrSiteDeployFailed = "SiteDeployFailed"
+	// ErrSiteRolledBack: a step after the stop failed; the previous version runs again.
+	ErrSiteRolledBack = "SiteDeployRolledBack"
+	// ErrSiteLeftDown: the rollback failed too; the site's services are stopped.
+	ErrSiteLeftDown = "SiteLeftStopped"
+	// ErrSiteBusy: another release holds the site's deploy lock; nothing was touched there.
+	ErrSiteBusy = "SiteBusy"
+	// ErrTimeLimit: the run's time limit passed before any site's services were stopped.
+	ErrTimeLimit = "TimeLimitReached"
+	// ErrInvalidInput: the input cannot be run (a malformed time limit).
+	ErrInvalidInput = "InvalidInput"
+)
+
 // SiteLockChange is the workflow.GetVersion change id of the site lock and the time limit.
 // Runs started before it replay and finish as they began, without either.
 const SiteLockChange = "site-lock-and-time-limit"
@@ -63,10 +82,9 @@ func ReleaseDeployWorkflowID(version string) string { return "release-" + versio
 
 // Activity handles: method values on nil pointers give the registered activity names.
 var (
-	releaseActs    *activities.ReleaseActivities
-	artifactActs   *activities.ArtifactActivities
-	siteFilesActs  *activities.SiteFilesActivities
-	supervisorActs *activities.SupervisorActivities
+	releaseActs  *activities.ReleaseActivities
+	artifactActs *activities.ArtifactActivities
+	siteActs     *activities.SiteActivities
 )
 
 // ReleaseDeploy tags the release, exports its artifact and deploys it to each site whose
@@ -96,7 +114,7 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	}
 
 	if _, err := release.ParseVersion(in.Version); err != nil {
-		return fail("validate", temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidVersion, nil))
+		return fail("validate", temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidVersion, nil))
 	}
 	// Forward steps run on fwd: the run's time limit cancels it. Runs started before the
 	// limit existed (guarded false) have none.
@@ -134,7 +152,8 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 		names = append(names, t.Name)
 		tr.site(t.Name, "waiting")
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SiteKey.ValueSet(names), EnvironmentKey.ValueSet(plan.Environment)); err != nil {
+	environment := RunEnvironment(in.Environment, plan.Environment)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SiteKey.ValueSet(names), EnvironmentKey.ValueSet(environment)); err != nil {
 		return nil, err
 	}
 
@@ -147,7 +166,7 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	for _, t := range targets {
 		tr.step("deploy " + t.Name)
 		d := &siteDeploy{ctx: ctx, fwd: fwd, limit: limit, lock: guarded && !in.DryRun, tr: tr, t: t, in: in,
-			commit: tag.Commit, art: res.Artifact, environment: plan.Environment}
+			commit: tag.Commit, art: res.Artifact, environment: environment}
 		outcome, err := d.run()
 		res.Sites = append(res.Sites, outcome)
 		if err != nil {

@@ -33,3 +33,17 @@ func setOutcome(ctx workflow.Context, outcome string) {
 		workflow.GetLogger(ctx).Error("could not record outcome", "outcome", outcome, "error", err)
 	}
 }
+
+// RunEnvironment is the one rule for the environment of a run (its OpsflowEnvironment search
+// attribute, the environment its steps act for): the environment in the run's input, which
+// whoever starts the run decides (`opsflow` from --environment / --env / OPSFLOW_ENVIRONMENT,
+// read once, also set as the search attribute at start). A run started without one (a plain
+// `temporal workflow start` of ReleaseDeploy or PackageImport) belongs to the deployment of
+// the worker that runs it: workerDefault, the worker's OPSFLOW_ENVIRONMENT as its first
+// activity reports it. RevalidationSync and RevalidationRollback require it in their input.
+func RunEnvironment(input, workerDefault string) string {
+	if input != "" {
+		return input
+	}
+	return workerDefault
+}

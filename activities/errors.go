@@ -45,6 +45,33 @@ const (
 	ErrMalformedPackage = "MalformedSampleFile"
 )
 
+// Error types of the revalidation sync (RevalidationSync and RevalidationRollback), all
+// non-retryable.
+const (
+	// ErrSyncIndexEmpty: the new build holds no TCS doctors; the live index keeps serving.
+	ErrSyncIndexEmpty = "SyncIndexEmpty"
+	// ErrSyncIndexShrunk: the new build is smaller than the live index by more than maxShrink.
+	ErrSyncIndexShrunk = "SyncIndexShrunk"
+	// ErrSyncIncomplete: the build misses doctors a producer announced.
+	ErrSyncIncomplete = "SyncIncomplete"
+	// ErrMalformedMessage: a broker message is not what the services send (named by position or id, never content).
+	ErrMalformedMessage = "MalformedSyncMessage"
+	// ErrBulkRejected: the search engine refused a document (retrying would send it again).
+	ErrBulkRejected = "BulkRejected"
+	// ErrSyncDataTimeout: a producer stayed silent longer than the idle timeout.
+	ErrSyncDataTimeout = "SyncDataTimeout"
+	// ErrIndexStillLive: the index named holds an alias; it is never created over or dropped.
+	ErrIndexStillLive = "IndexStillLive"
+	// ErrSyncIndexNameTaken: an index of the new build's name already holds documents.
+	ErrSyncIndexNameTaken = "SyncIndexNameTaken"
+	// Refusals of RevalidationRollback: no earlier build that served is left (or nothing
+	// serves), the build to go back to is empty or gone, or the aliases moved since the
+	// rollback was planned (a sync switched meanwhile).
+	ErrNoServedBuild          = "NoServedBuildToRollBackTo"
+	ErrRollbackTargetUnusable = "RollbackTargetUnusable"
+	ErrAliasesMoved           = "AliasesMoved"
+)
+
 // permanent wraps err as non-retryable with a message naming the thing at fault.
 func permanent(errType string, cause error, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, cause)

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // Which builds served. A timestamped build that never got the aliases (an abort during
@@ -37,7 +38,7 @@ func (r buildRecord) good() bool { return !r.ServedAt.IsZero() && r.RolledBackAt
 // buildRecords reads the record of every masterdoctorindex-* build (a build without one
 // never served, as far as opsflow knows).
 func (a *SearchIndexActivities) buildRecords(ctx context.Context) (map[string]buildRecord, error) {
-	metas, err := a.ES.IndexMeta(ctx, esclient.MasterDoctorIndexPattern)
+	metas, err := a.ES.IndexMeta(ctx, reval.MasterDoctorIndexPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func (a *SearchIndexActivities) markServed(ctx context.Context, index string) er
 // aliasedIndices returns every index holding one of the four aliases.
 func (a *SearchIndexActivities) aliasedIndices(ctx context.Context) (map[string]bool, error) {
 	aliased := map[string]bool{}
-	for _, alias := range revalAliases {
+	for _, alias := range reval.AliasNames {
 		idx, err := a.ES.AliasIndices(ctx, alias)
 		if err != nil {
 			return nil, err
@@ -98,7 +99,7 @@ func (a *SearchIndexActivities) aliasedIndices(ctx context.Context) (map[string]
 // olderBuilds lists the masterdoctorindex-* builds whose name sorts before current (the
 // timestamp in the name is the build's start), newest first.
 func (a *SearchIndexActivities) olderBuilds(ctx context.Context, current string) ([]string, error) {
-	all, err := a.ES.ListIndices(ctx, esclient.MasterDoctorIndexPattern)
+	all, err := a.ES.ListIndices(ctx, reval.MasterDoctorIndexPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ type RevalRollbackPlan struct {
 // is left, and when that build holds no documents: going back must never empty the UI.
 func (a *SearchIndexActivities) PreviousServedBuild(ctx context.Context, in RevalRollbackInput) (RevalRollbackPlan, error) {
 	var plan RevalRollbackPlan
-	serving, err := a.ES.AliasIndices(ctx, esclient.MasterDoctorAlias)
+	serving, err := a.ES.AliasIndices(ctx, reval.MasterDoctorAlias)
 	if err != nil {
 		return plan, err
 	}
@@ -270,12 +271,12 @@ func (a *SearchIndexActivities) RollbackRevalAliases(ctx context.Context, in Rev
 	res := RevalRollbackResult{From: in.From, To: in.To}
 	var actions []esclient.AliasAction
 	done := true
-	for _, alias := range revalAliases {
+	for _, alias := range reval.AliasNames {
 		idx, err := a.ES.AliasIndices(ctx, alias)
 		if err != nil {
 			return res, err
 		}
-		if alias == esclient.MasterDoctorAlias && !slices.Equal(idx, []string{in.From}) && !slices.Equal(idx, []string{in.To}) {
+		if alias == reval.MasterDoctorAlias && !slices.Equal(idx, []string{in.From}) && !slices.Equal(idx, []string{in.To}) {
 			return res, permanent(ErrAliasesMoved, nil, "%s: masterdoctorindex now points at %v, not %s as planned (a sync switched meanwhile?); nothing changed",
 				in.Environment, idx, in.From)
 		}
@@ -292,7 +293,7 @@ func (a *SearchIndexActivities) RollbackRevalAliases(ctx context.Context, in Rev
 		if _, err := a.targetCount(ctx, in.Environment, in.To, in.From); err != nil {
 			return res, err
 		}
-		actions = append(actions, esclient.RevalidationAliases(in.To)...)
+		actions = append(actions, reval.AddAliases(in.To)...)
 		activity.RecordHeartbeat(ctx, "switching")
 		if err := a.ES.SwitchAliases(ctx, actions); err != nil {
 			return res, err
@@ -307,13 +308,13 @@ func (a *SearchIndexActivities) RollbackRevalAliases(ctx context.Context, in Rev
 		return res, err
 	}
 	var err error
-	if res.Count, err = a.ES.Count(ctx, esclient.MasterDoctorAlias); err != nil {
+	if res.Count, err = a.ES.Count(ctx, reval.MasterDoctorAlias); err != nil {
 		return res, err
 	}
-	if res.CurrentConnections, err = a.ES.Count(ctx, esclient.CurrentConnectionsAlias); err != nil {
+	if res.CurrentConnections, err = a.ES.Count(ctx, reval.CurrentConnectionsAlias); err != nil {
 		return res, err
 	}
-	if res.Discrepancies, err = a.ES.Count(ctx, esclient.DiscrepanciesAlias); err != nil {
+	if res.Discrepancies, err = a.ES.Count(ctx, reval.DiscrepanciesAlias); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // buildsFixture drives the search-index activities on the stack's OpenSearch.
@@ -74,7 +75,7 @@ func (f *buildsFixture) exists(index string) bool {
 // aliases count what their filter matches in index.
 func (f *buildsFixture) aliasesOn(index string) {
 	f.t.Helper()
-	for _, alias := range revalAliases {
+	for _, alias := range reval.AliasNames {
 		idx, err := f.es.AliasIndices(f.ctx, alias)
 		require.NoError(f.t, err)
 		assert.Equal(f.t, []string{index}, idx, alias)
@@ -82,10 +83,10 @@ func (f *buildsFixture) aliasesOn(index string) {
 	total, err := f.es.Count(f.ctx, index)
 	require.NoError(f.t, err)
 	for alias, filter := range map[string]map[string]any{
-		esclient.MasterDoctorAlias:       nil,
-		esclient.RecommendationsAlias:    nil,
-		esclient.CurrentConnectionsAlias: {"term": map[string]any{"existsInGmc": true}},
-		esclient.DiscrepanciesAlias:      {"script": map[string]any{"script": esclient.DiscrepanciesScript}},
+		reval.MasterDoctorAlias:       nil,
+		reval.RecommendationsAlias:    nil,
+		reval.CurrentConnectionsAlias: {"term": map[string]any{"existsInGmc": true}},
+		reval.DiscrepanciesAlias:      {"script": map[string]any{"script": reval.DiscrepanciesScript}},
 	} {
 		want := total
 		if filter != nil {
@@ -105,7 +106,7 @@ func TestCleanupKeepsTheBuildsThatServedAndDropsAbandonedOnes(t *testing.T) {
 	f := newBuilds(t)
 	// b1 served before opsflow recorded anything: its aliases were added directly.
 	b1 := f.build(1, 40)
-	require.NoError(t, f.es.SwitchAliases(f.ctx, esclient.RevalidationAliases(b1)))
+	require.NoError(t, f.es.SwitchAliases(f.ctx, reval.AddAliases(b1)))
 	assert.False(t, f.record(b1).good(), "no record yet")
 	b2 := f.build(2, 0) // abandoned: aborted right after the index was created
 	b3 := f.build(3, 50)
@@ -131,7 +132,7 @@ func TestCleanupKeepsTheBuildsThatServedAndDropsAbandonedOnes(t *testing.T) {
 	f.aliasesOn(b5)
 
 	// An index holding any alias is never deleted, whatever it is.
-	require.NoError(t, f.es.SwitchAliases(f.ctx, []esclient.AliasAction{{Add: true, Index: b3, Alias: esclient.RecommendationsAlias}}))
+	require.NoError(t, f.es.SwitchAliases(f.ctx, []esclient.AliasAction{{Add: true, Index: b3, Alias: reval.RecommendationsAlias}}))
 	res = f.cleanup(b5, 0)
 	assert.Equal(t, []string{b3}, res.Kept)
 	assert.Empty(t, res.Deleted)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/testsupport/faults"
 )
 
@@ -18,8 +19,8 @@ import (
 func TestIngestConnectionsAfterAConnectionCutMidBulkCountsStayExact(t *testing.T) {
 	s := startReval(t)
 	index := s.newIndex(t)
-	s.publish(t, "reval.connection.syncdata", connectionBodies(t, 17, 2000)...)
-	s.publish(t, "reval.connection.syncdata", []byte(`{"syncEnd":true,"count":2000}`))
+	s.publish(t, reval.SyncDataKey, connectionBodies(t, 17, 2000)...)
+	s.publish(t, reval.SyncDataKey, []byte(`{"syncEnd":true,"count":2000}`))
 
 	proxy := faults.In(t, s.es.URL())
 	// A 300-document bulk answer is a few kilobytes gzipped (tens plain): the cut lands in the
@@ -27,7 +28,7 @@ func TestIngestConnectionsAfterAConnectionCutMidBulkCountsStayExact(t *testing.T
 	proxy.CutResponsesAfter(5_000)
 	flaky, err := esclient.New(proxy.URL)
 	require.NoError(t, err)
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: flaky, BatchSize: 300}
+	ing := &RabbitActivities{Dial: s.dial, Sink: flaky, BatchSize: 300}
 	env := activityEnv()
 	env.RegisterActivity(ing)
 	_, err = env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})

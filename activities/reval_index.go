@@ -9,36 +9,16 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
-// SearchIndexActivities are the revalidation sync's Elasticsearch steps around the
-// ingest: create the new build, check it, switch the aliases in one call, clean up.
+// SearchIndexActivities are the revalidation sync's search-engine steps around the
+// ingests: create the new build, check it, switch the aliases in one call, drop an unused
+// build, clean up old builds, and roll back (reval_builds.go).
 // The live index is never written to or deleted while a build is under way.
 type SearchIndexActivities struct {
 	ES *esclient.Client
 }
-
-// Error types of the revalidation sync.
-const (
-	ErrSyncIndexEmpty     = "SyncIndexEmpty"
-	ErrSyncIndexShrunk    = "SyncIndexShrunk"
-	ErrSyncIncomplete     = "SyncIncomplete"
-	ErrMalformedMessage   = "MalformedSyncMessage"
-	ErrBulkRejected       = "BulkRejected"
-	ErrSyncDataTimeout    = "SyncDataTimeout"
-	ErrIndexStillLive     = "IndexStillLive"
-	ErrSyncIndexNameTaken = "SyncIndexNameTaken"
-	// Refusals of RevalidationRollback: no earlier build that served is left (or nothing
-	// serves), the build to go back to is empty or gone, or the aliases moved since the
-	// rollback was planned (a sync switched meanwhile).
-	ErrNoServedBuild          = "NoServedBuildToRollBackTo"
-	ErrRollbackTargetUnusable = "RollbackTargetUnusable"
-	ErrAliasesMoved           = "AliasesMoved"
-)
-
-// revalAliases are the names the services read through; one switch moves all of them.
-var revalAliases = []string{esclient.MasterDoctorAlias, esclient.CurrentConnectionsAlias,
-	esclient.DiscrepanciesAlias, esclient.RecommendationsAlias}
 
 // SyncIndexInput names the new build.
 type SyncIndexInput struct {
@@ -67,7 +47,7 @@ func (a *SearchIndexActivities) CreateSyncIndex(ctx context.Context, in SyncInde
 	if slices.Contains(live.Indices, in.Index) {
 		return live, permanent(ErrIndexStillLive, nil, "index %s already serves masterdoctorindex; a new build needs a new name", in.Index)
 	}
-	if err := a.ES.CreateIndex(ctx, in.Index, esclient.MasterDoctorMapping()); err != nil {
+	if err := a.ES.CreateIndex(ctx, in.Index, reval.MasterDoctorMapping()); err != nil {
 		if !esclient.IsAlreadyExists(err) {
 			return live, err
 		}
@@ -84,12 +64,12 @@ func (a *SearchIndexActivities) CreateSyncIndex(ctx context.Context, in SyncInde
 
 func (a *SearchIndexActivities) liveState(ctx context.Context) (LiveIndexState, error) {
 	var st LiveIndexState
-	idx, err := a.ES.AliasIndices(ctx, esclient.MasterDoctorAlias)
+	idx, err := a.ES.AliasIndices(ctx, reval.MasterDoctorAlias)
 	if err != nil {
 		return st, err
 	}
 	if len(idx) == 0 {
-		exists, err := a.ES.IndexExists(ctx, esclient.MasterDoctorAlias)
+		exists, err := a.ES.IndexExists(ctx, reval.MasterDoctorAlias)
 		if err != nil {
 			return st, err
 		}
@@ -97,10 +77,10 @@ func (a *SearchIndexActivities) liveState(ctx context.Context) (LiveIndexState, 
 			return st, nil // first sync ever: nothing is live
 		}
 		st.Legacy = true
-		idx = []string{esclient.MasterDoctorAlias}
+		idx = []string{reval.MasterDoctorAlias}
 	}
 	st.Indices = idx
-	n, err := a.ES.Count(ctx, esclient.MasterDoctorAlias)
+	n, err := a.ES.Count(ctx, reval.MasterDoctorAlias)
 	if err != nil {
 		return st, err
 	}
@@ -153,10 +133,10 @@ func (a *SearchIndexActivities) CheckSyncIndex(ctx context.Context, in CheckInpu
 	if c.WithGMC, err = a.ES.CountQuery(ctx, in.Index, exists("existsInGmc")); err != nil {
 		return c, err
 	}
-	if c.CurrentConnections, err = a.ES.CountQuery(ctx, in.Index, map[string]any{"term": map[string]any{"existsInGmc": true}}); err != nil {
+	if c.CurrentConnections, err = a.ES.CountQuery(ctx, in.Index, reval.CurrentConnectionsFilter()); err != nil {
 		return c, err
 	}
-	if c.Discrepancies, err = a.ES.CountQuery(ctx, in.Index, map[string]any{"script": map[string]any{"script": esclient.DiscrepanciesScript}}); err != nil {
+	if c.Discrepancies, err = a.ES.CountQuery(ctx, in.Index, reval.DiscrepanciesFilter()); err != nil {
 		return c, err
 	}
 	live, err := a.liveState(ctx)
@@ -179,7 +159,7 @@ func (a *SearchIndexActivities) CheckSyncIndex(ctx context.Context, in CheckInpu
 			in.Index, c.WithGMC, in.GMC, liveName(live))
 	case live.Count > 0 && float64(c.Total) < float64(live.Count)*(1-in.MaxShrink):
 		return c, permanent(ErrSyncIndexShrunk, nil, "new index %s holds %d documents, the live %s %d: smaller by more than %.0f%%; %s still serves",
-			in.Index, c.Total, esclient.MasterDoctorAlias, live.Count, in.MaxShrink*100, liveName(live))
+			in.Index, c.Total, reval.MasterDoctorAlias, live.Count, in.MaxShrink*100, liveName(live))
 	}
 	return c, nil
 }
@@ -214,7 +194,7 @@ func (a *SearchIndexActivities) SwitchRevalAliases(ctx context.Context, in SyncI
 	var actions []esclient.AliasAction
 	prev := map[string]bool{}
 	done := true
-	for _, alias := range revalAliases {
+	for _, alias := range reval.AliasNames {
 		idx, err := a.ES.AliasIndices(ctx, alias)
 		if err != nil {
 			return res, err
@@ -244,11 +224,11 @@ func (a *SearchIndexActivities) SwitchRevalAliases(ctx context.Context, in SyncI
 		return res, err
 	}
 	if live.Legacy {
-		actions = append(actions, esclient.AliasAction{RemoveIndex: true, Index: esclient.MasterDoctorAlias})
+		actions = append(actions, esclient.AliasAction{RemoveIndex: true, Index: reval.MasterDoctorAlias})
 		res.LegacyRemoved = true
-		prev[esclient.MasterDoctorAlias] = true
+		prev[reval.MasterDoctorAlias] = true
 	}
-	actions = append(actions, esclient.RevalidationAliases(in.Index)...)
+	actions = append(actions, reval.AddAliases(in.Index)...)
 	activity.RecordHeartbeat(ctx, "switching")
 	if err := a.ES.SwitchAliases(ctx, actions); err != nil {
 		return res, err
@@ -266,7 +246,7 @@ func (a *SearchIndexActivities) SwitchRevalAliases(ctx context.Context, in SyncI
 // DropSyncIndex deletes a build that will not serve (an aborted or refused sync). It
 // refuses to delete an index that holds any alias: the live index is never dropped.
 func (a *SearchIndexActivities) DropSyncIndex(ctx context.Context, in SyncIndexInput) error {
-	for _, alias := range revalAliases {
+	for _, alias := range reval.AliasNames {
 		idx, err := a.ES.AliasIndices(ctx, alias)
 		if err != nil {
 			return err

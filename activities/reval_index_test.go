@@ -2,15 +2,14 @@ package activities
 
 import (
 	"context"
-	"fmt"
-
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/testsupport/searchtest"
 )
@@ -23,17 +22,19 @@ func fillIndex(t *testing.T, es *esclient.Client, index string, n int) {
 	var docs []esclient.Doc
 	for i := range n {
 		d := revalsim.Generate(9, i)
-		src := revalmsg.ConnectionDoc(viaJSON[revalmsg.ConnectionInfo](t, d.Connection))
-		for k, v := range revalmsg.GMCDoc(viaJSON[revalmsg.RevalidationSummary](t, d.GMC)) {
+		src := reval.ConnectionDoc(viaJSON[reval.ConnectionInfo](t, d.Connection))
+		for k, v := range reval.GMCDoc(viaJSON[reval.RevalidationSummary](t, d.GMC)) {
 			src[k] = v
 		}
-		docs = append(docs, esclient.Doc{ID: revalmsg.DocID(d.Connection.TCSPersonID), Source: src})
+		docs = append(docs, esclient.Doc{ID: reval.DocID(d.Connection.TCSPersonID), Source: src})
 	}
 	_, err := es.BulkIndex(context.Background(), index, docs, esclient.WithRefresh())
 	require.NoError(t, err)
 }
 
-func indexName(i int) string { return fmt.Sprintf("masterdoctorindex-202611%02d000000", i) }
+func indexName(i int) string {
+	return reval.MasterDoctorIndexName(time.Date(2026, 11, i, 0, 0, 0, 0, time.UTC))
+}
 
 func TestSearchIndexStepsFromALegacyIndexToTheSecondBuild(t *testing.T) {
 	ctx := context.Background()
@@ -43,14 +44,14 @@ func TestSearchIndexStepsFromALegacyIndexToTheSecondBuild(t *testing.T) {
 	env.RegisterActivity(a)
 
 	// Before opsflow: a concrete masterdoctorindex, as the services created it.
-	require.NoError(t, es.CreateIndex(ctx, esclient.MasterDoctorAlias, esclient.MasterDoctorMapping()))
-	fillIndex(t, es, esclient.MasterDoctorAlias, 50)
+	require.NoError(t, es.CreateIndex(ctx, reval.MasterDoctorAlias, reval.MasterDoctorMapping()))
+	fillIndex(t, es, reval.MasterDoctorAlias, 50)
 
 	v, err := env.ExecuteActivity(a.CreateSyncIndex, SyncIndexInput{Index: indexName(1)})
 	require.NoError(t, err)
 	var live LiveIndexState
 	require.NoError(t, v.Get(&live))
-	assert.Equal(t, LiveIndexState{Indices: []string{"masterdoctorindex"}, Legacy: true, Count: 50}, live)
+	assert.Equal(t, LiveIndexState{Indices: []string{reval.MasterDoctorAlias}, Legacy: true, Count: 50}, live)
 
 	fillIndex(t, es, indexName(1), 60)
 	v, err = env.ExecuteActivity(a.CheckSyncIndex, CheckInput{Index: indexName(1), Connections: 60, MaxShrink: 0.1})
@@ -69,12 +70,12 @@ func TestSearchIndexStepsFromALegacyIndexToTheSecondBuild(t *testing.T) {
 	var sw SwitchResult
 	require.NoError(t, v.Get(&sw))
 	assert.True(t, sw.LegacyRemoved)
-	for _, alias := range revalAliases {
+	for _, alias := range reval.AliasNames {
 		idx, err := es.AliasIndices(ctx, alias)
 		require.NoError(t, err)
 		assert.Equal(t, []string{indexName(1)}, idx, alias)
 	}
-	n, err := es.Count(ctx, esclient.CurrentConnectionsAlias)
+	n, err := es.Count(ctx, reval.CurrentConnectionsAlias)
 	require.NoError(t, err)
 	assert.Equal(t, counts.CurrentConnections, n, "the filter travels with the alias")
 
@@ -117,12 +118,12 @@ func TestCheckSyncIndexRefusesIncompleteBuilds(t *testing.T) {
 	a := &SearchIndexActivities{ES: es}
 	env := activityEnv()
 	env.RegisterActivity(a)
-	require.NoError(t, es.CreateIndex(ctx, indexName(1), esclient.MasterDoctorMapping()))
+	require.NoError(t, es.CreateIndex(ctx, indexName(1), reval.MasterDoctorMapping()))
 	fillIndex(t, es, indexName(1), 100)
 	_, err := env.ExecuteActivity(a.SwitchRevalAliases, SyncIndexInput{Index: indexName(1)})
 	require.NoError(t, err)
 
-	require.NoError(t, es.CreateIndex(ctx, indexName(2), esclient.MasterDoctorMapping()))
+	require.NoError(t, es.CreateIndex(ctx, indexName(2), reval.MasterDoctorMapping()))
 	_, err = env.ExecuteActivity(a.CheckSyncIndex, CheckInput{Index: indexName(2), MaxShrink: 0.1})
 	require.Error(t, err)
 	assert.Equal(t, ErrSyncIndexEmpty, appErrType(t, err))
@@ -140,7 +141,7 @@ func TestCheckSyncIndexRefusesIncompleteBuilds(t *testing.T) {
 
 	_, err = env.ExecuteActivity(a.CheckSyncIndex, CheckInput{Index: indexName(2), Connections: 80, MaxShrink: 0.25})
 	require.NoError(t, err, "within the allowed shrink")
-	idx, err := es.AliasIndices(ctx, esclient.MasterDoctorAlias)
+	idx, err := es.AliasIndices(ctx, reval.MasterDoctorAlias)
 	require.NoError(t, err)
 	assert.Equal(t, []string{indexName(1)}, idx, "checks never touch the aliases")
 }

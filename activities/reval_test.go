@@ -17,7 +17,7 @@ import (
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 	"github.com/opsflow/opsflow/internal/testsupport/searchtest"
@@ -44,8 +44,8 @@ func startReval(t *testing.T) revalServers {
 	conn, err := dial()
 	require.NoError(t, err, "RabbitMQ at %s", amqpURL)
 	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.Declare(amqpx.RevalTopology()))
-	for _, b := range amqpx.RevalTopology().Bindings {
+	require.NoError(t, conn.Declare(reval.Topology()))
+	for _, b := range reval.Topology().Bindings {
 		_, err := conn.Purge(b.Queue)
 		require.NoError(t, err)
 	}
@@ -56,8 +56,8 @@ func startReval(t *testing.T) revalServers {
 
 func (s revalServers) newIndex(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("masterdoctorindex-%d", time.Now().UnixNano())
-	require.NoError(t, s.es.CreateIndex(context.Background(), name, esclient.MasterDoctorMapping()))
+	name := fmt.Sprintf("%s-%d", reval.MasterDoctorAlias, time.Now().UnixNano())
+	require.NoError(t, s.es.CreateIndex(context.Background(), name, reval.MasterDoctorMapping()))
 	t.Cleanup(func() { _ = s.es.DeleteIndex(context.Background(), name) })
 	return name
 }
@@ -68,7 +68,7 @@ func (s revalServers) publish(t *testing.T, key string, bodies ...[]byte) {
 	require.NoError(t, err)
 	defer pub.Close()
 	for _, b := range bodies {
-		require.NoError(t, pub.Publish(context.Background(), "reval.exchange", key, b))
+		require.NoError(t, pub.Publish(context.Background(), reval.Exchange, key, b))
 	}
 }
 
@@ -104,10 +104,10 @@ func TestIngestConnectionsFromTheTCSSimulator(t *testing.T) {
 
 	env := activityEnv()
 	env.RegisterActivity(&RabbitActivities{Dial: s.dial})
-	_, err := env.ExecuteActivity((&RabbitActivities{}).PublishRevalCommand, CommandInput{RoutingKey: SyncStartKey, Command: SyncStartCommand})
+	_, err := env.ExecuteActivity((&RabbitActivities{}).PublishRevalCommand, CommandInput{RoutingKey: reval.SyncStartKey, Command: reval.SyncStartCommand})
 	require.NoError(t, err)
 
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es, BatchSize: 500}
+	ing := &RabbitActivities{Dial: s.dial, Sink: s.es, BatchSize: 500}
 	env.RegisterActivity(ing)
 	v, err := env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 30 * time.Second})
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestIngestConnectionsFromTheTCSSimulator(t *testing.T) {
 	n, err := s.es.Count(context.Background(), index)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2500), n)
-	left, err := s.conn.Purge(SyncDataQueue)
+	left, err := s.conn.Purge(reval.SyncDataQueue)
 	require.NoError(t, err)
 	assert.Zero(t, left, "everything, syncEnd included, was acknowledged")
 
@@ -133,13 +133,13 @@ func TestIngestConnectionsResumesAfterACrashWithoutDuplicates(t *testing.T) {
 	s := startReval(t)
 	index := s.newIndex(t)
 	bodies := connectionBodies(t, 11, 1200)
-	s.publish(t, "reval.connection.syncdata", bodies...)
-	s.publish(t, "reval.connection.syncdata", []byte(`{"syncEnd":true}`)) // the real TCS sends no count
+	s.publish(t, reval.SyncDataKey, bodies...)
+	s.publish(t, reval.SyncDataKey, []byte(`{"syncEnd":true}`)) // the real TCS sends no count
 
 	// The "crashed" attempt: consume 700, store them, never ack, drop the connection.
 	crashed, err := s.dial()
 	require.NoError(t, err)
-	cons, err := crashed.Consume(SyncDataQueue, 1000)
+	cons, err := crashed.Consume(reval.SyncDataQueue, 1000)
 	require.NoError(t, err)
 	var got int
 	var docs []esclient.Doc
@@ -147,9 +147,9 @@ func TestIngestConnectionsResumesAfterACrashWithoutDuplicates(t *testing.T) {
 		b, err := cons.Batch(context.Background(), 700-got, 5*time.Second)
 		require.NoError(t, err)
 		for _, d := range b {
-			c, err := revalmsg.ParseConnection(d.Body)
+			c, err := reval.ParseConnection(d.Body)
 			require.NoError(t, err)
-			docs = append(docs, esclient.Doc{ID: revalmsg.DocID(c.TCSPersonID), Source: revalmsg.ConnectionDoc(c)})
+			docs = append(docs, esclient.Doc{ID: reval.DocID(c.TCSPersonID), Source: reval.ConnectionDoc(c)})
 		}
 		got += len(b)
 	}
@@ -158,7 +158,7 @@ func TestIngestConnectionsResumesAfterACrashWithoutDuplicates(t *testing.T) {
 	crashed.Close()
 
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es, BatchSize: 256}
+	ing := &RabbitActivities{Dial: s.dial, Sink: s.es, BatchSize: 256}
 	env.RegisterActivity(ing)
 	env.SetHeartbeatDetails(ingestProgress{Messages: 512, Stored: 512})
 	v, err := env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 30 * time.Second})
@@ -176,18 +176,18 @@ func TestIngestConnectionsResumesAfterACrashWithoutDuplicates(t *testing.T) {
 func TestIngestConnectionsRefusesAMalformedMessageAndLeavesItQueued(t *testing.T) {
 	s := startReval(t)
 	index := s.newIndex(t)
-	s.publish(t, "reval.connection.syncdata", connectionBodies(t, 3, 5)...)
-	s.publish(t, "reval.connection.syncdata", []byte(`{"tcsPersonId":"Secretname"`))
+	s.publish(t, reval.SyncDataKey, connectionBodies(t, 3, 5)...)
+	s.publish(t, reval.SyncDataKey, []byte(`{"tcsPersonId":"Secretname"`))
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es}
+	ing := &RabbitActivities{Dial: s.dial, Sink: s.es}
 	env.RegisterActivity(ing)
 	_, err := env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})
 	require.Error(t, err)
 	assert.Equal(t, ErrMalformedMessage, appErrType(t, err))
-	assert.Contains(t, err.Error(), "message 6 on reval.queue.connection.syncdata")
+	assert.Contains(t, err.Error(), "message 6 on "+reval.SyncDataQueue)
 	assert.NotContains(t, err.Error(), "Secretname", "message content never reaches errors or history")
 	time.Sleep(200 * time.Millisecond) // the broker re-queues what the closed channel held
-	left, err := s.conn.Purge(SyncDataQueue)
+	left, err := s.conn.Purge(reval.SyncDataQueue)
 	require.NoError(t, err)
 	require.NoError(t, s.es.Refresh(context.Background(), index))
 	stored, err := s.es.Count(context.Background(), index)
@@ -200,7 +200,7 @@ func TestIngestConnectionsGivesUpWhenTCSStaysSilent(t *testing.T) {
 	s := startReval(t)
 	index := s.newIndex(t)
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es}
+	ing := &RabbitActivities{Dial: s.dial, Sink: s.es}
 	env.RegisterActivity(ing)
 	_, err := env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 2 * time.Second})
 	require.Error(t, err)
@@ -215,9 +215,9 @@ func TestIngestConnectionsReportsDocumentsElasticsearchRefuses(t *testing.T) {
 	bad.SubmissionDate = "not-a-date"
 	b, err := json.Marshal(bad)
 	require.NoError(t, err)
-	s.publish(t, "reval.connection.syncdata", b, []byte(`{"syncEnd":true}`))
+	s.publish(t, reval.SyncDataKey, b, []byte(`{"syncEnd":true}`))
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es}
+	ing := &RabbitActivities{Dial: s.dial, Sink: s.es}
 	env.RegisterActivity(ing)
 	_, err = env.ExecuteActivity(ing.IngestConnections, IngestInput{Index: index, IdleTimeout: 10 * time.Second})
 	require.Error(t, err)
@@ -227,7 +227,7 @@ func TestIngestConnectionsReportsDocumentsElasticsearchRefuses(t *testing.T) {
 
 func gmcQueue(t *testing.T, s revalServers) (name, url string) {
 	t.Helper()
-	name = fmt.Sprintf("tis-revalidation-sync-gmc-queue-test%d", time.Now().UnixNano())
+	name = reval.GMCSyncQueue(fmt.Sprintf("test%d", time.Now().UnixNano()))
 	url, err := s.sqs.EnsureQueue(context.Background(), name)
 	require.NoError(t, err)
 	require.NoError(t, s.sqs.SetVisibilityTimeout(context.Background(), url, 5*time.Second))
@@ -245,7 +245,7 @@ func TestIngestGMCUpsertsByGMCNumberFromAnUnorderedQueue(t *testing.T) {
 	var docs []esclient.Doc
 	for i := range tcsN {
 		c := revalsim.Generate(21, i).Connection
-		docs = append(docs, esclient.Doc{ID: revalmsg.DocID(c.TCSPersonID), Source: revalmsg.ConnectionDoc(viaJSON[revalmsg.ConnectionInfo](t, c))})
+		docs = append(docs, esclient.Doc{ID: reval.DocID(c.TCSPersonID), Source: reval.ConnectionDoc(viaJSON[reval.ConnectionInfo](t, c))})
 	}
 	_, err := s.es.BulkIndex(ctx, index, docs, esclient.WithRefresh())
 	require.NoError(t, err)
@@ -254,14 +254,14 @@ func TestIngestGMCUpsertsByGMCNumberFromAnUnorderedQueue(t *testing.T) {
 	bodies := []string{`{"payload":null,"syncEnd":true,"count":320}`}
 	order := rand.Perm(tcsN + gmcOnly)
 	for _, i := range order {
-		b, err := json.Marshal(revalmsg.IndexSyncMessage{Payload: ptrTo(viaJSON[revalmsg.RevalidationSummary](t, revalsim.Generate(21, i).GMC))})
+		b, err := json.Marshal(reval.IndexSyncMessage{Payload: ptrTo(viaJSON[reval.RevalidationSummary](t, revalsim.Generate(21, i).GMC))})
 		require.NoError(t, err)
 		bodies = append(bodies, string(b))
 	}
 	require.NoError(t, s.sqs.Send(ctx, url, bodies...))
 
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es, Receivers: 4}
+	ing := &SQSActivities{SQS: s.sqs, Sink: s.es, Receivers: 4}
 	env.RegisterActivity(ing)
 	v, err := env.ExecuteActivity(ing.IngestGMC, IngestInput{Index: index, Queue: name, IdleTimeout: 30 * time.Second, Quiet: time.Second})
 	require.NoError(t, err)
@@ -300,7 +300,7 @@ func TestIngestGMCRefusesAMalformedMessage(t *testing.T) {
 	name, url := gmcQueue(t, s)
 	require.NoError(t, s.sqs.Send(context.Background(), url, `{"payload":{"doctor":{"doctorFirstName":"Secretname"}}}`))
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es, Receivers: 2}
+	ing := &SQSActivities{SQS: s.sqs, Sink: s.es, Receivers: 2}
 	env.RegisterActivity(ing)
 	_, err := env.ExecuteActivity(ing.IngestGMC, IngestInput{Index: index, Queue: name, IdleTimeout: 10 * time.Second})
 	require.Error(t, err)
@@ -313,21 +313,21 @@ func TestPublishRevalCommandSendsAJSONStringTheServicesAccept(t *testing.T) {
 	env := activityEnv()
 	r := &RabbitActivities{Dial: s.dial}
 	env.RegisterActivity(r)
-	_, err := env.ExecuteActivity(r.PublishRevalCommand, CommandInput{RoutingKey: IndexRebuildKey, Command: GetMasterCommand})
+	_, err := env.ExecuteActivity(r.PublishRevalCommand, CommandInput{RoutingKey: reval.IndexRebuildKey, Command: reval.GetMasterCommand})
 	require.NoError(t, err)
-	for _, q := range []string{"reval.queue.indexrebuildgetmastercommand.requested.recommendation", "reval.queue.indexrebuildgetmastercommand.requested.connection"} {
+	for _, q := range []string{reval.IndexRebuildRecommendationQueue, reval.IndexRebuildConnectionQueue} {
 		cons, err := s.conn.Consume(q, 1)
 		require.NoError(t, err)
 		b, err := cons.Batch(context.Background(), 1, 5*time.Second)
 		require.NoError(t, err, q)
-		assert.Equal(t, `"getMaster"`, string(b[0].Body), q)
+		assert.Equal(t, `"`+reval.GetMasterCommand+`"`, string(b[0].Body), q)
 		require.NoError(t, cons.Ack(b[0]))
 		cons.Close()
 	}
-	_, err = env.ExecuteActivity(r.PublishRevalCommand, CommandInput{RoutingKey: "reval.nobody.listens", Command: "x"})
+	_, err = env.ExecuteActivity(r.PublishRevalCommand, CommandInput{RoutingKey: "nobody.listens", Command: "x"})
 	require.Error(t, err, "an unroutable command is an error, not a silent drop")
 
-	s.publish(t, "reval.connection.syncdata", []byte(`{"syncEnd":true}`))
+	s.publish(t, reval.SyncDataKey, []byte(`{"syncEnd":true}`))
 	v, err := env.ExecuteActivity(r.ClearSyncData)
 	require.NoError(t, err)
 	var cleared ClearResult

@@ -7,6 +7,7 @@ import (
 	"github.com/opsflow/opsflow/activities"
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 	"github.com/opsflow/opsflow/workflows"
 )
@@ -37,14 +38,14 @@ func registerReval(h *host) error {
 		return fmt.Errorf("revalidation sync: %w", err)
 	}
 	defer conn.Close()
-	if err := conn.Declare(amqpx.RevalTopology()); err != nil {
+	if err := conn.Declare(reval.Topology()); err != nil {
 		return fmt.Errorf("revalidation sync: %w", err)
 	}
 	sqsc, err := sqsclient.New(h.ctx, cfg.SQSEndpoint, cfg.SQSRegion)
 	if err != nil {
 		return fmt.Errorf("revalidation sync: %w", err)
 	}
-	url, err := sqsc.EnsureQueue(h.ctx, workflows.GMCSyncQueue(h.cfg.Environment))
+	url, err := sqsc.EnsureQueue(h.ctx, reval.GMCSyncQueue(h.cfg.Environment))
 	if err != nil {
 		return fmt.Errorf("revalidation sync: %w", err)
 	}
@@ -54,8 +55,8 @@ func registerReval(h *host) error {
 	h.central.RegisterWorkflow(workflows.RevalidationSync)
 	h.central.RegisterWorkflow(workflows.RevalidationRollback)
 	h.central.RegisterActivity(&activities.SearchIndexActivities{ES: es})
-	h.central.RegisterActivity(&activities.RabbitActivities{Dial: dial})
-	h.central.RegisterActivity(&activities.SyncIngestActivities{DialAMQP: dial, SQS: sqsc, ES: es, BatchSize: cfg.BatchSize})
+	h.central.RegisterActivity(&activities.RabbitActivities{Dial: dial, Sink: es, BatchSize: cfg.BatchSize})
+	h.central.RegisterActivity(&activities.SQSActivities{SQS: sqsc, Sink: es, BatchSize: cfg.BatchSize})
 	slog.Info("revalidation sync registered", "elasticsearch", es.URL(), "gmcQueue", url)
 	return nil
 }

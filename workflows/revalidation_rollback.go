@@ -47,7 +47,7 @@ func RevalidationRollback(ctx workflow.Context, in RevalidationRollbackInput) (*
 	}
 	defer tr.finish()
 	if in.Environment == "" {
-		return nil, temporal.NewNonRetryableApplicationError("environment is required (prod, preprod, dev)", "InvalidInput", nil)
+		return nil, temporal.NewNonRetryableApplicationError("environment is required (prod, preprod, dev)", ErrInvalidInput, nil)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, ProcedureKey.ValueSet("RevalidationRollback"),
 		EnvironmentKey.ValueSet(in.Environment), OutcomeKey.ValueSet(OutcomeRunning)); err != nil {

@@ -120,6 +120,6 @@ func TestRevalidationRollbackRequiresAnEnvironment(t *testing.T) {
 	env.ExecuteWorkflow(RevalidationRollback, RevalidationRollbackInput{})
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &app), "%v", env.GetWorkflowError())
-	assert.Equal(t, "InvalidInput", app.Type())
+	assert.Equal(t, ErrInvalidInput, app.Type())
 	assert.Empty(t, m.moved)
 }

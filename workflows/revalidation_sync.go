@@ -2,14 +2,13 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsflow/opsflow/activities"
-	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // AbortName is both the signal and the update that stop a revalidation sync before its
@@ -59,29 +58,16 @@ type RevalidationSyncResult struct {
 // policy a second sync cannot start while one runs ("do not trigger it twice").
 func RevalidationSyncWorkflowID(env string) string { return "revalidation-sync-" + env }
 
-// GMCSyncQueue is the SQS queue the recommendation service answers gmcSyncStart on.
-func GMCSyncQueue(env string) string { return "tis-revalidation-sync-gmc-queue-" + env }
-
 // PurgeGMCQueueChange is the workflow.GetVersion change id of the step that clears the GMC
 // queue before gmcSyncStart: runs started before it (DefaultVersion) replay without it.
 const PurgeGMCQueueChange = "purge-gmc-queue"
 
+// Activity handles: method values on nil pointers give the registered activity names.
 var (
 	searchActs *activities.SearchIndexActivities
 	rabbitActs *activities.RabbitActivities
-	ingestActs *activities.SyncIngestActivities
+	sqsActs    *activities.SQSActivities
 )
-
-func durationOr(s string, def time.Duration) (time.Duration, error) {
-	if s == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("invalid duration %q", s), "InvalidInput", err)
-	}
-	return d, nil
-}
 
 // RevalidationSync rebuilds the revalidation master index without downtime: it builds a
 // new timestamped index from TCS (RabbitMQ) and GMC (SQS) while the live one keeps
@@ -95,188 +81,141 @@ func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*Revalida
 	}
 	defer tr.finish()
 	if in.Environment == "" {
-		return nil, temporal.NewNonRetryableApplicationError("environment is required (prod, preprod, dev)", "InvalidInput", nil)
+		return nil, temporal.NewNonRetryableApplicationError("environment is required (prod, preprod, dev)", ErrInvalidInput, nil)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, ProcedureKey.ValueSet("RevalidationSync"),
 		EnvironmentKey.ValueSet(in.Environment), OutcomeKey.ValueSet(OutcomeRunning)); err != nil {
 		return nil, err
 	}
-	maxShrink, keep := 0.1, 1
-	if in.MaxShrink != nil {
-		maxShrink = *in.MaxShrink
-	}
-	if in.KeepPrevious != nil {
-		keep = *in.KeepPrevious
-	}
-	if maxShrink < 0 || maxShrink > 1 || keep < 0 {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("maxShrink must be within 0..1 (got %v) and keepPrevious at least 0 (got %d)", maxShrink, keep), "InvalidInput", nil)
-	}
-	idle, err := durationOr(in.IdleTimeout, 15*time.Minute)
+	set, err := syncSettingsOf(in)
 	if err != nil {
 		return nil, err
 	}
-	heartbeat, err := durationOr(in.HeartbeatTimeout, time.Minute)
-	if err != nil {
+	r := newSyncRun(ctx, tr, in, set)
+	if err := r.handleAbort(); err != nil {
 		return nil, err
 	}
-	quiet, err := durationOr(in.Quiet, 5*time.Second)
-	if err != nil {
-		return nil, err
+	if step, err := r.build(); err != nil {
+		return r.fail(step, err)
 	}
-	ingestOptions := ingestOptionsFor(heartbeat)
+	return r.switchAndFinish()
+}
 
-	res := &RevalidationSyncResult{Environment: in.Environment, Index: esclient.MasterDoctorIndexName(workflow.Now(ctx))}
-	phaseCtx, cancelPhase := workflow.WithCancel(ctx)
-	switching := false
-	abort := func(reason string) {
-		if res.AbortReason == "" {
-			res.AbortReason = reason
-			if reason == "" {
-				res.AbortReason = "aborted by an operator"
-			}
-		}
-		cancelPhase()
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, AbortName, func(ctx workflow.Context, reason string) (string, error) {
-		abort(reason)
-		return fmt.Sprintf("aborting; %s will be dropped and the live index keeps serving", res.Index), nil
-	}, workflow.UpdateHandlerOptions{Validator: func(reason string) error {
-		if switching {
-			return errors.New("too late to abort: the alias switch has started")
-		}
-		return nil
-	}}); err != nil {
-		return nil, err
-	}
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		ch := workflow.GetSignalChannel(ctx, AbortName)
-		for {
-			var reason string
-			ch.Receive(ctx, &reason)
-			if switching {
-				workflow.GetLogger(ctx).Warn("abort signal ignored: the alias switch has started")
-				continue
-			}
-			abort(reason)
-		}
-	})
-
-	created := false
-	fail := func(step string, err error) (*RevalidationSyncResult, error) {
-		if created {
-			dctx, _ := workflow.NewDisconnectedContext(ctx)
-			if derr := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, indexOptions), searchActs.DropSyncIndex,
-				activities.SyncIndexInput{Index: res.Index}).Get(dctx, nil); derr != nil {
-				workflow.GetLogger(ctx).Error("could not drop the unused build", "index", res.Index, "error", derr)
-			}
-		}
-		if res.AbortReason != "" {
-			tr.step("aborted during " + step)
-			res.Outcome = OutcomeAborted
-			setOutcome(ctx, OutcomeAborted)
-			return res, nil
-		}
-		tr.step("failed: " + step)
-		tr.p.Error = err.Error()
-		res.Outcome = OutcomeFailed
-		setOutcome(ctx, OutcomeFailed)
-		tr.notify(ctx, "failed", err)
-		return nil, err
-	}
-	run := func(step string, opts workflow.ActivityOptions, act, arg, out any) error {
-		tr.step(step)
-		actx := workflow.WithActivityOptions(phaseCtx, opts)
-		if arg == nil {
-			return workflow.ExecuteActivity(actx, act).Get(phaseCtx, out)
-		}
-		return workflow.ExecuteActivity(actx, act, arg).Get(phaseCtx, out)
-	}
-
+// build is everything before the switch, on the phase context: create the new build, the
+// TCS leg (RabbitMQ), the GMC leg (SQS), and the check. It returns the step that failed.
+func (r *syncRun) build() (string, error) {
 	var live activities.LiveIndexState
-	if err := run("create index", indexOptions, searchActs.CreateSyncIndex, activities.SyncIndexInput{Index: res.Index}, &live); err != nil {
-		return fail("create index", err)
+	if err := r.run("create index", indexOptions, searchActs.CreateSyncIndex, activities.SyncIndexInput{Index: r.res.Index}, &live); err != nil {
+		return "create index", err
 	}
-	created = true
-	tr.p.Counts["live"] = live.Count
-	var cleared activities.ClearResult
-	if err := run("clear stale syncData", commandOptions, rabbitActs.ClearSyncData, nil, &cleared); err != nil {
-		return fail("clear stale syncData", err)
+	r.created = true
+	r.tr.p.Counts["live"] = live.Count
+	if step, err := r.tcsLeg(); err != nil {
+		return step, err
 	}
-	if err := run("syncStart", commandOptions, rabbitActs.PublishRevalCommand,
-		activities.CommandInput{RoutingKey: activities.SyncStartKey, Command: activities.SyncStartCommand}, nil); err != nil {
-		return fail("syncStart", err)
+	if step, err := r.gmcLeg(); err != nil {
+		return step, err
 	}
-	tr.p.WaitingOn = "TCS syncData (running counts: the ingest activity's heartbeat)"
-	if err := run("syncData", ingestOptions, ingestActs.IngestConnections,
-		activities.IngestInput{Index: res.Index, IdleTimeout: idle}, &res.Connections); err != nil {
-		return fail("syncData", err)
-	}
-	tr.p.Counts["connections"] = res.Connections.Docs
-	tr.p.WaitingOn = ""
-	// Nothing an earlier run left on the GMC queue may be read as this run's answer: clear
-	// it, and have the ingest drop what SQS accepted before the clear.
-	var notBefore time.Time
-	if workflow.GetVersion(ctx, PurgeGMCQueueChange, workflow.DefaultVersion, 1) >= 1 {
-		clearOptions := clearQueueOptionsFor(heartbeat)
-		var cleared activities.GMCClearResult
-		if err := run("clear stale GMC messages", clearOptions, ingestActs.ClearGMCQueue,
-			activities.ClearGMCInput{Queue: GMCSyncQueue(in.Environment)}, &cleared); err != nil {
-			return fail("clear stale GMC messages", err)
-		}
-		res.GMCCleared, notBefore = cleared.Cleared, cleared.NotBefore
-		tr.p.Counts["staleGmcCleared"] = cleared.Cleared
-	}
-	if err := run("gmcSyncStart", commandOptions, rabbitActs.PublishRevalCommand,
-		activities.CommandInput{RoutingKey: activities.GMCSyncStartKey, Command: activities.GMCSyncCommand}, nil); err != nil {
-		return fail("gmcSyncStart", err)
-	}
-	tr.p.WaitingOn = "GMC summaries on SQS " + GMCSyncQueue(in.Environment)
-	if err := run("gmcSync", ingestOptions, ingestActs.IngestGMC,
-		activities.IngestInput{Index: res.Index, Queue: GMCSyncQueue(in.Environment), IdleTimeout: idle, Quiet: quiet, NotBefore: notBefore},
-		&res.GMC); err != nil {
-		return fail("gmcSync", err)
-	}
-	tr.p.Counts["gmc"] = res.GMC.Docs
-	tr.p.Counts["gmcStale"] = res.GMC.Stale
-	tr.p.WaitingOn = ""
-	check := activities.CheckInput{Index: res.Index, Connections: res.Connections.Announced, GMC: res.GMC.Announced,
-		ReceivedConnections: res.Connections.Messages, MaxShrink: maxShrink}
-	if err := run("check counts", indexOptions, searchActs.CheckSyncIndex, check, &res.Counts); err != nil {
-		return fail("check counts", err)
-	}
-	tr.p.Counts["total"] = res.Counts.Total
-	tr.p.Counts["currentConnections"] = res.Counts.CurrentConnections
-	tr.p.Counts["discrepancies"] = res.Counts.Discrepancies
-	if res.AbortReason != "" {
-		return fail("check counts", temporal.NewCanceledError())
-	}
+	return r.check()
+}
 
-	// From here on the sync cannot be aborted: the switch runs on the run's own context.
-	switching = true
-	tr.step("switch aliases")
+// tcsLeg empties stale syncData, asks TCS for every doctor and ingests its answer.
+func (r *syncRun) tcsLeg() (string, error) {
+	var cleared activities.ClearResult
+	if err := r.run("clear stale syncData", commandOptions, rabbitActs.ClearSyncData, nil, &cleared); err != nil {
+		return "clear stale syncData", err
+	}
+	if err := r.run("syncStart", commandOptions, rabbitActs.PublishRevalCommand,
+		activities.CommandInput{RoutingKey: reval.SyncStartKey, Command: reval.SyncStartCommand}, nil); err != nil {
+		return "syncStart", err
+	}
+	r.tr.p.WaitingOn = "TCS syncData (running counts: the ingest activity's heartbeat)"
+	if err := r.run("syncData", r.ingestOptions(), rabbitActs.IngestConnections,
+		activities.IngestInput{Index: r.res.Index, IdleTimeout: r.set.idle}, &r.res.Connections); err != nil {
+		return "syncData", err
+	}
+	r.tr.p.Counts["connections"] = r.res.Connections.Docs
+	r.tr.p.WaitingOn = ""
+	return "", nil
+}
+
+// gmcLeg clears the GMC queue, asks the recommendation service for the GMC summaries and
+// ingests its answer. Nothing an earlier run left on the queue may be read as this run's
+// answer: it is cleared, and the ingest drops what SQS accepted before the clear.
+func (r *syncRun) gmcLeg() (string, error) {
+	queue := reval.GMCSyncQueue(r.in.Environment)
+	var notBefore time.Time
+	if workflow.GetVersion(r.ctx, PurgeGMCQueueChange, workflow.DefaultVersion, 1) >= 1 {
+		var cleared activities.GMCClearResult
+		if err := r.run("clear stale GMC messages", clearQueueOptionsFor(r.set.heartbeat), sqsActs.ClearGMCQueue,
+			activities.ClearGMCInput{Queue: queue}, &cleared); err != nil {
+			return "clear stale GMC messages", err
+		}
+		r.res.GMCCleared, notBefore = cleared.Cleared, cleared.NotBefore
+		r.tr.p.Counts["staleGmcCleared"] = cleared.Cleared
+	}
+	if err := r.run("gmcSyncStart", commandOptions, rabbitActs.PublishRevalCommand,
+		activities.CommandInput{RoutingKey: reval.GMCSyncStartKey, Command: reval.GMCSyncStartCommand}, nil); err != nil {
+		return "gmcSyncStart", err
+	}
+	r.tr.p.WaitingOn = "GMC summaries on SQS " + queue
+	if err := r.run("gmcSync", r.ingestOptions(), sqsActs.IngestGMC, activities.IngestInput{Index: r.res.Index, Queue: queue,
+		IdleTimeout: r.set.idle, Quiet: r.set.quiet, NotBefore: notBefore}, &r.res.GMC); err != nil {
+		return "gmcSync", err
+	}
+	r.tr.p.Counts["gmc"] = r.res.GMC.Docs
+	r.tr.p.Counts["gmcStale"] = r.res.GMC.Stale
+	r.tr.p.WaitingOn = ""
+	return "", nil
+}
+
+// check reconciles the new build's counts with what the producers announced; an abort that
+// came during it still stops the run before the switch.
+func (r *syncRun) check() (string, error) {
+	res := r.res
+	in := activities.CheckInput{Index: res.Index, Connections: res.Connections.Announced, GMC: res.GMC.Announced,
+		ReceivedConnections: res.Connections.Messages, MaxShrink: r.set.maxShrink}
+	if err := r.run("check counts", indexOptions, searchActs.CheckSyncIndex, in, &res.Counts); err != nil {
+		return "check counts", err
+	}
+	r.tr.p.Counts["total"] = res.Counts.Total
+	r.tr.p.Counts["currentConnections"] = res.Counts.CurrentConnections
+	r.tr.p.Counts["discrepancies"] = res.Counts.Discrepancies
+	if res.AbortReason != "" {
+		return "check counts", temporal.NewCanceledError()
+	}
+	return "", nil
+}
+
+// switchAndFinish moves the aliases to the new build, then asks downstream services to
+// rebuild and cleans up old builds. From the switch on the sync cannot be aborted: these
+// steps run on the run's own context, and a failure after the switch is a warning.
+func (r *syncRun) switchAndFinish() (*RevalidationSyncResult, error) {
+	ctx, res := r.ctx, r.res
+	r.switching = true
+	r.tr.step("switch aliases")
 	var sw activities.SwitchResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, indexOptions), searchActs.SwitchRevalAliases,
 		activities.SyncIndexInput{Index: res.Index}).Get(ctx, &sw); err != nil {
-		return fail("switch aliases", err)
+		return r.fail("switch aliases", err)
 	}
-	created = false // it serves now: never drop it
+	r.created = false // it serves now: never drop it
 	res.Previous, res.LegacyRemoved = sw.Previous, sw.LegacyRemoved
 
-	tr.step("index rebuild command")
+	r.tr.step("index rebuild command")
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, commandOptions), rabbitActs.PublishRevalCommand,
-		activities.CommandInput{RoutingKey: activities.IndexRebuildKey, Command: activities.GetMasterCommand}).Get(ctx, nil); err != nil {
+		activities.CommandInput{RoutingKey: reval.IndexRebuildKey, Command: reval.GetMasterCommand}).Get(ctx, nil); err != nil {
 		res.Warnings = append(res.Warnings, "index rebuild command not published: "+err.Error())
 	}
-	tr.step("clean up")
+	r.tr.step("clean up")
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, indexOptions), searchActs.CleanupSyncIndexes,
-		activities.CleanupInput{Current: res.Index, KeepPrevious: keep}).Get(ctx, &res.Cleanup); err != nil {
+		activities.CleanupInput{Current: res.Index, KeepPrevious: r.set.keep}).Get(ctx, &res.Cleanup); err != nil {
 		res.Warnings = append(res.Warnings, "old builds not cleaned up: "+err.Error())
 	}
 	if len(res.Warnings) > 0 {
-		tr.notify(ctx, "failed", errors.New(res.Warnings[0]))
+		r.tr.notify(ctx, "failed", errors.New(res.Warnings[0]))
 	}
-	tr.step("done")
+	r.tr.step("done")
 	res.Outcome = OutcomeSucceeded
 	setOutcome(ctx, OutcomeSucceeded)
 	return res, nil

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // syncMocks records what a mocked revalidation sync did.
@@ -46,7 +47,7 @@ func revalEnv(t *testing.T, override func(env *testsuite.TestWorkflowEnvironment
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.SearchIndexActivities{})
 	env.RegisterActivity(&activities.RabbitActivities{})
-	env.RegisterActivity(&activities.SyncIngestActivities{})
+	env.RegisterActivity(&activities.SQSActivities{})
 	env.RegisterActivity(&activities.NotifyActivities{})
 	m := &syncMocks{}
 	if override != nil {
@@ -68,13 +69,13 @@ func revalEnv(t *testing.T, override func(env *testsuite.TestWorkflowEnvironment
 			})
 			return nil
 		}).Maybe()
-	env.OnActivity(ingestActs.IngestConnections, mock.Anything, mock.Anything).Return(tcsDone, nil).Maybe()
-	env.OnActivity(ingestActs.ClearGMCQueue, mock.Anything, mock.Anything).Return(
+	env.OnActivity(rabbitActs.IngestConnections, mock.Anything, mock.Anything).Return(tcsDone, nil).Maybe()
+	env.OnActivity(sqsActs.ClearGMCQueue, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ClearGMCInput) (activities.GMCClearResult, error) {
 			m.add(func() { m.order = append(m.order, "clear "+in.Queue) })
 			return activities.GMCClearResult{Cleared: 3, NotBefore: clearedAt}, nil
 		}).Maybe()
-	env.OnActivity(ingestActs.IngestGMC, mock.Anything, mock.Anything).Return(
+	env.OnActivity(sqsActs.IngestGMC, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.IngestInput) (activities.IngestResult, error) {
 			m.add(func() {
 				m.order = append(m.order, "IngestGMC")
@@ -123,9 +124,9 @@ func TestRevalidationSyncBuildsChecksAndSwitchesOnce(t *testing.T) {
 	assert.Equal(t, activities.CheckInput{Index: res.Index, Connections: 100, GMC: 105, ReceivedConnections: 100, MaxShrink: 0.1}, checked,
 		"the check reconciles against the producers' announced counts")
 	assert.Equal(t, []string{
-		"reval.connection.syncstart syncStart",
-		"reval.recommendation.syncstart gmcSyncStart",
-		"reval.indexrebuildgetmastercommand.requested getMaster",
+		reval.SyncStartKey + " " + reval.SyncStartCommand,
+		reval.GMCSyncStartKey + " " + reval.GMCSyncStartCommand,
+		reval.IndexRebuildKey + " " + reval.GetMasterCommand,
 	}, m.commands)
 	assert.Equal(t, 1, m.switched)
 	assert.Empty(t, m.dropped)
@@ -149,9 +150,9 @@ func TestRevalidationSyncClearsTheGMCQueueBeforeGMCSyncStart(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var res RevalidationSyncResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, []string{"syncStart", "clear tis-revalidation-sync-gmc-queue-prod", "gmcSyncStart", "IngestGMC", "getMaster"}, m.order)
+	assert.Equal(t, []string{reval.SyncStartCommand, "clear " + reval.GMCSyncQueue("prod"), reval.GMCSyncStartCommand, "IngestGMC", reval.GetMasterCommand}, m.order)
 	assert.Equal(t, clearedAt, m.gmcIn.NotBefore, "the ingest refuses what predates the clear, on the queue's clock")
-	assert.Equal(t, "tis-revalidation-sync-gmc-queue-prod", m.gmcIn.Queue)
+	assert.Equal(t, reval.GMCSyncQueue("prod"), m.gmcIn.Queue)
 	assert.Equal(t, int64(3), res.GMCCleared)
 	assert.Equal(t, OutcomeSucceeded, res.Outcome)
 }
@@ -166,7 +167,7 @@ func TestRevalidationSyncStartedBeforeTheGMCClearRunsWithoutIt(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var res RevalidationSyncResult
 	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, []string{"syncStart", "gmcSyncStart", "IngestGMC", "getMaster"}, m.order)
+	assert.Equal(t, []string{reval.SyncStartCommand, reval.GMCSyncStartCommand, "IngestGMC", reval.GetMasterCommand}, m.order)
 	assert.True(t, m.gmcIn.NotBefore.IsZero(), "the old ingest input: every message accepted")
 	assert.Zero(t, res.GMCCleared)
 	assert.Equal(t, OutcomeSucceeded, res.Outcome)
@@ -174,19 +175,19 @@ func TestRevalidationSyncStartedBeforeTheGMCClearRunsWithoutIt(t *testing.T) {
 
 func TestRevalidationSyncFailsWhenTheGMCQueueCannotBeClearedAndNeverSendsGMCSyncStart(t *testing.T) {
 	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
-		env.OnActivity(ingestActs.ClearGMCQueue, mock.Anything, mock.Anything).Return(activities.GMCClearResult{},
+		env.OnActivity(sqsActs.ClearGMCQueue, mock.Anything, mock.Anything).Return(activities.GMCClearResult{},
 			temporal.NewNonRetryableApplicationError("sqs receive: AccessDenied", "AccessDenied", nil))
 	})
 	env.ExecuteWorkflow(RevalidationSync, RevalidationSyncInput{Environment: "prod"})
 	require.Error(t, env.GetWorkflowError())
-	assert.Equal(t, []string{"syncStart"}, m.order, "no gmcSyncStart onto a queue that may hold an earlier run's answer")
+	assert.Equal(t, []string{reval.SyncStartCommand}, m.order, "no gmcSyncStart onto a queue that may hold an earlier run's answer")
 	assert.Zero(t, m.switched)
 	assert.Len(t, m.dropped, 1)
 }
 
 func TestRevalidationSyncRefusesAnEmptyTCSAnswerAndKeepsTheLiveIndex(t *testing.T) {
 	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
-		env.OnActivity(ingestActs.IngestConnections, mock.Anything, mock.Anything).Return(
+		env.OnActivity(rabbitActs.IngestConnections, mock.Anything, mock.Anything).Return(
 			activities.IngestResult{Messages: 0, Docs: 0, Announced: 0, Attempt: 1}, nil).Once()
 		env.OnActivity(searchActs.CheckSyncIndex, mock.Anything, mock.Anything).Return(activities.IndexCounts{LiveCount: 98},
 			temporal.NewNonRetryableApplicationError("new index holds 0 documents", activities.ErrSyncIndexEmpty, nil)).Once()
@@ -197,7 +198,7 @@ func TestRevalidationSyncRefusesAnEmptyTCSAnswerAndKeepsTheLiveIndex(t *testing.
 	assert.Equal(t, activities.ErrSyncIndexEmpty, app.Type())
 	assert.Zero(t, m.switched, "no alias switch on an empty build")
 	require.Len(t, m.dropped, 1, "the unused build is dropped")
-	assert.NotContains(t, m.commands, "reval.indexrebuildgetmastercommand.requested getMaster")
+	assert.NotContains(t, m.commands, reval.IndexRebuildKey+" "+reval.GetMasterCommand)
 	require.Len(t, m.notices, 1)
 	assert.Equal(t, activities.ErrSyncIndexEmpty, m.notices[0].ErrorType)
 }
@@ -205,7 +206,7 @@ func TestRevalidationSyncRefusesAnEmptyTCSAnswerAndKeepsTheLiveIndex(t *testing.
 func TestRevalidationSyncRetriesAnIngestThatFailedMidBulk(t *testing.T) {
 	attempts := 0
 	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
-		env.OnActivity(ingestActs.IngestConnections, mock.Anything, mock.Anything).Return(
+		env.OnActivity(rabbitActs.IngestConnections, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, in activities.IngestInput) (activities.IngestResult, error) {
 				attempts++
 				if attempts == 1 {
@@ -227,7 +228,7 @@ func TestRevalidationSyncRetriesAnIngestThatFailedMidBulk(t *testing.T) {
 
 func TestRevalidationSyncAbortSignalDropsTheBuildAndNeverSwitches(t *testing.T) {
 	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
-		env.OnActivity(ingestActs.IngestConnections, mock.Anything, mock.Anything).Return(
+		env.OnActivity(rabbitActs.IngestConnections, mock.Anything, mock.Anything).Return(
 			func(ctx context.Context, in activities.IngestInput) (activities.IngestResult, error) {
 				m.add(func() { m.ingestHit++ })
 				select {
@@ -247,14 +248,14 @@ func TestRevalidationSyncAbortSignalDropsTheBuildAndNeverSwitches(t *testing.T) 
 	assert.Equal(t, "wrong data in TCS", res.AbortReason)
 	assert.Zero(t, m.switched)
 	assert.Equal(t, []string{res.Index}, m.dropped)
-	assert.Equal(t, []string{"reval.connection.syncstart syncStart"}, m.commands, "no later phase started")
+	assert.Equal(t, []string{reval.SyncStartKey + " " + reval.SyncStartCommand}, m.commands, "no later phase started")
 	assert.Empty(t, m.notices, "an operator's abort is not a failure")
 }
 
 func TestRevalidationSyncAbortUpdateIsAcceptedBeforeTheSwitchAndRefusedAfter(t *testing.T) {
 	t.Run("before", func(t *testing.T) {
 		env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
-			env.OnActivity(ingestActs.IngestGMC, mock.Anything, mock.Anything).Return(
+			env.OnActivity(sqsActs.IngestGMC, mock.Anything, mock.Anything).Return(
 				func(ctx context.Context, in activities.IngestInput) (activities.IngestResult, error) {
 					<-ctx.Done()
 					return activities.IngestResult{}, ctx.Err()
@@ -309,7 +310,7 @@ func TestRevalidationSyncAbortUpdateIsAcceptedBeforeTheSwitchAndRefusedAfter(t *
 func TestRevalidationSyncWarnsWhenTheRebuildCommandCannotBePublished(t *testing.T) {
 	env, m := revalEnv(t, func(env *testsuite.TestWorkflowEnvironment, m *syncMocks) {
 		env.OnActivity(rabbitActs.PublishRevalCommand, mock.Anything,
-			activities.CommandInput{RoutingKey: activities.IndexRebuildKey, Command: activities.GetMasterCommand}).Return(
+			activities.CommandInput{RoutingKey: reval.IndexRebuildKey, Command: reval.GetMasterCommand}).Return(
 			temporal.NewNonRetryableApplicationError("publish: returned unroutable", "Unroutable", nil))
 	})
 	env.ExecuteWorkflow(RevalidationSync, RevalidationSyncInput{Environment: "prod"})
@@ -333,7 +334,7 @@ func TestRevalidationSyncRefusesBadInput(t *testing.T) {
 			env.ExecuteWorkflow(RevalidationSync, in)
 			var app *temporal.ApplicationError
 			require.True(t, errors.As(env.GetWorkflowError(), &app), "%v", env.GetWorkflowError())
-			assert.Equal(t, "InvalidInput", app.Type())
+			assert.Equal(t, ErrInvalidInput, app.Type())
 			assert.Empty(t, m.commands)
 		})
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 )
 
@@ -16,20 +16,20 @@ import (
 // the wiped engine (no masterdoctorindex* left), named an hour back so the sync's build is
 // the newer one.
 func seedLiveIndex(ctx context.Context, es *esclient.Client, docs int, seed uint64) (string, error) {
-	live := esclient.MasterDoctorIndexName(time.Now().Add(-time.Hour))
-	if err := es.CreateIndex(ctx, live, esclient.MasterDoctorMapping()); err != nil {
+	live := reval.MasterDoctorIndexName(time.Now().Add(-time.Hour))
+	if err := es.CreateIndex(ctx, live, reval.MasterDoctorMapping()); err != nil {
 		return "", err
 	}
 	batch := make([]esclient.Doc, 0, docs)
 	for i := range docs {
 		// Another seed than the sync's: the live build is "yesterday's" population.
 		g := revalsim.Generate(seed+1, i)
-		src := revalmsg.ConnectionDoc(g.Connection)
-		for k, v := range revalmsg.GMCDoc(g.GMC) {
+		src := reval.ConnectionDoc(g.Connection)
+		for k, v := range reval.GMCDoc(g.GMC) {
 			src[k] = v
 		}
 		src["existsInGmc"] = true // every reader poll must find documents behind current_connections
-		batch = append(batch, esclient.Doc{ID: revalmsg.DocID(g.Connection.TCSPersonID), Source: src})
+		batch = append(batch, esclient.Doc{ID: reval.DocID(g.Connection.TCSPersonID), Source: src})
 	}
 	res, err := es.BulkIndex(ctx, live, batch, esclient.WithRefresh())
 	if err != nil {
@@ -38,7 +38,7 @@ func seedLiveIndex(ctx context.Context, es *esclient.Client, docs int, seed uint
 	if len(res.Failed) > 0 {
 		return "", fmt.Errorf("seed live index %s: %d documents refused, first: %v", live, len(res.Failed), res.Failed[0])
 	}
-	if err := es.SwitchAliases(ctx, esclient.RevalidationAliases(live)); err != nil {
+	if err := es.SwitchAliases(ctx, reval.AddAliases(live)); err != nil {
 		return "", err
 	}
 	return live, nil
@@ -65,7 +65,7 @@ func (r *aliasReader) run(ctx context.Context, es *esclient.Client) {
 		case <-tick.C:
 		}
 		began := time.Now()
-		n, err := es.Count(ctx, esclient.CurrentConnectionsAlias)
+		n, err := es.Count(ctx, reval.CurrentConnectionsAlias)
 		if ctx.Err() != nil {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // devCluster is the cluster name of the stack's OpenSearch (scripts/opensearch): the one
@@ -105,7 +106,7 @@ func (e *engine) get(ctx context.Context, path string, into any) error {
 // stack's OpenSearch refuses wildcard deletes (action.destructive_requires_name). Both sides
 // start from the same empty engine.
 func (e *engine) wipe(ctx context.Context) error {
-	all, err := e.es.ListIndices(ctx, esclient.MasterDoctorAlias+"*")
+	all, err := e.es.ListIndices(ctx, reval.MasterDoctorAlias+"*")
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.gmcOnly, "gmc-only", 0, "further doctors only GMC knows")
 	flag.Uint64Var(&o.seed, "seed", 1, "population seed of the simulators")
 	flag.IntVar(&o.batch, "batch", 1000, "documents per bulk request (OPSFLOW_REVAL_BATCH), the same for the raw client")
-	// The sync's IngestGMC runs 16 receivers (activities.SyncIngestActivities.Receivers):
+	// The sync's IngestGMC runs 16 receivers (activities.SQSActivities.Receivers):
 	// the anchor polls SQS as concurrently, or the ratio would credit opsflow with concurrency.
 	flag.IntVar(&o.receivers, "raw-receivers", 16, "concurrent SQS receivers of the raw client (as many as the sync's)")
 	flag.IntVar(&o.liveDocs, "live-docs", 1000, "documents of the live index that serves during the sync")

@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
 
@@ -82,7 +83,7 @@ func (m *monitor) run(ctx context.Context) {
 		m.mu.Unlock()
 		if i%30 == 0 {
 			say("queues: %s %d ready; SQS %d waiting; search engine heap %s, RSS %s",
-				syncDataQueue, s.RabbitMax, s.SQSMax, mb(s.heapMax), mb(s.rssMax))
+				reval.SyncDataQueue, s.RabbitMax, s.SQSMax, mb(s.heapMax), mb(s.rssMax))
 		}
 	}
 }
@@ -108,7 +109,7 @@ func (m *monitor) trackStall(s peaks) {
 func (m *monitor) sample(ctx context.Context, conn *amqp.Connection) peaks {
 	s := peaks{backlog: backlog{RabbitMax: -1, SQSMax: -1}}
 	if ch, err := conn.Channel(); err == nil {
-		if q, err := ch.QueueDeclarePassive(syncDataQueue, true, false, false, false, nil); err == nil {
+		if q, err := ch.QueueDeclarePassive(reval.SyncDataQueue, true, false, false, false, nil); err == nil {
 			s.RabbitMax = q.Messages // ready, not yet delivered to the consumer
 		}
 		ch.Close()

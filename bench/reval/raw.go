@@ -11,7 +11,7 @@ import (
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
@@ -19,9 +19,9 @@ import (
 // Queue names and routing keys of the revalidation services (amqpx.RevalTopology), spelt
 // out here so the raw client visibly depends on nothing of opsflow's sync code.
 const (
-	syncDataQueue   = "reval.queue.connection.syncdata"
-	syncStartKey    = "reval.connection.syncstart"
-	gmcSyncStartKey = "reval.recommendation.syncstart"
+	syncDataQueue   = reval.SyncDataQueue
+	syncStartKey    = reval.SyncStartKey
+	gmcSyncStartKey = reval.GMCSyncStartKey
 	// gmcFlushAt is how many GMC messages a receiver holds before it stores and deletes them.
 	gmcFlushAt = 250
 	// fillLinger is how long the TCS consumer waits for a batch to fill once it has a message.
@@ -30,14 +30,14 @@ const (
 
 // rawClient is the anchor the sync is compared with: a bare Go client doing the same job on
 // the same queues and the same search engine, with nothing around it. It creates the index
-// (esclient.MasterDoctorMapping), publishes "syncStart", consumes the syncData doctors and
+// (reval.MasterDoctorMapping), publishes "syncStart", consumes the syncData doctors and
 // bulk-indexes them (id = tcsPersonId), acknowledging after the store, until TCS's syncEnd;
 // then publishes "gmcSyncStart", maps GMC numbers to document ids with one scan, and receives
 // the GMC summaries with as many SQS receivers as the sync runs, bulk-upserting each as a
 // partial document of every doctor with that number (or a new gmc-<number> document), deleting
 // after the store, until the syncEnd's count is stored. No workflow, no heartbeats, no count
 // checks, no alias switch: whatever the sync takes beyond this is opsflow's own cost. It uses
-// internal/esclient, amqpx, sqsclient and revalmsg, never opsflow's activities.
+// internal/esclient, amqpx, sqsclient and reval, never opsflow's activities.
 type rawClient struct {
 	conn      *amqpx.Conn
 	es        *esclient.Client
@@ -62,14 +62,14 @@ type rawResult struct {
 // visible (a refresh); the counts are checked afterwards, untimed.
 func (c *rawClient) run(ctx context.Context, doctors, gmcTotal int) (rawResult, error) {
 	var res rawResult
-	res.Index = esclient.MasterDoctorIndexName(time.Now())
+	res.Index = reval.MasterDoctorIndexName(time.Now())
 	pub, err := c.conn.NewPublisher()
 	if err != nil {
 		return res, err
 	}
 	defer pub.Close()
 	began := time.Now()
-	if err := c.es.CreateIndex(ctx, res.Index, esclient.MasterDoctorMapping()); err != nil {
+	if err := c.es.CreateIndex(ctx, res.Index, reval.MasterDoctorMapping()); err != nil {
 		return res, err
 	}
 	res.CreateSeconds = time.Since(began).Seconds()
@@ -92,12 +92,12 @@ func (c *rawClient) run(ctx context.Context, doctors, gmcTotal int) (rawResult, 
 // fill for up to fillLinger, each is decoded, bulk-indexed, then acknowledged. It ends with a
 // refresh, which the scan of the GMC leg needs.
 func (c *rawClient) ingestTCS(ctx context.Context, pub *amqpx.Publisher, index string) (int64, error) {
-	cons, err := c.conn.Consume(syncDataQueue, 2*c.batch)
+	cons, err := c.conn.Consume(reval.SyncDataQueue, 2*c.batch)
 	if err != nil {
 		return 0, err
 	}
 	defer cons.Close()
-	if err := pub.Publish(ctx, amqpx.RevalTopology().Exchange, syncStartKey, []byte(`"syncStart"`)); err != nil {
+	if err := pub.Publish(ctx, reval.Exchange, reval.SyncStartKey, []byte(`"`+reval.SyncStartCommand+`"`)); err != nil {
 		return 0, err
 	}
 	var stored, announced int64
@@ -106,7 +106,7 @@ func (c *rawClient) ingestTCS(ctx context.Context, pub *amqpx.Publisher, index s
 		msgs, err := cons.Fill(ctx, c.batch, time.Second, fillLinger)
 		if errors.Is(err, amqpx.ErrIdle) {
 			if time.Since(lastMessage) > c.idle {
-				return stored, fmt.Errorf("nothing on %s for %s after %d doctors", syncDataQueue, c.idle, stored)
+				return stored, fmt.Errorf("nothing on %s for %s after %d doctors", reval.SyncDataQueue, c.idle, stored)
 			}
 			continue
 		}
@@ -116,7 +116,7 @@ func (c *rawClient) ingestTCS(ctx context.Context, pub *amqpx.Publisher, index s
 		lastMessage = time.Now()
 		docs := make([]esclient.Doc, 0, len(msgs))
 		for _, m := range msgs {
-			ci, err := revalmsg.ParseConnection(m.Body)
+			ci, err := reval.ParseConnection(m.Body)
 			if err != nil {
 				return stored, fmt.Errorf("message %d: %w", stored+int64(len(docs))+1, err)
 			}
@@ -124,7 +124,7 @@ func (c *rawClient) ingestTCS(ctx context.Context, pub *amqpx.Publisher, index s
 				done, announced = true, ci.Count
 				continue
 			}
-			docs = append(docs, esclient.Doc{ID: revalmsg.DocID(ci.TCSPersonID), Source: revalmsg.ConnectionDoc(ci)})
+			docs = append(docs, esclient.Doc{ID: reval.DocID(ci.TCSPersonID), Source: reval.ConnectionDoc(ci)})
 		}
 		if err := c.store(ctx, index, docs, false); err != nil {
 			return stored, err
@@ -177,12 +177,12 @@ func (g *rawGMC) finished() bool {
 // is built), then one scan maps GMC numbers to ids, then the receivers drain the queue until
 // the syncEnd's count is stored; a refresh makes the last updates visible.
 func (c *rawClient) ingestGMC(ctx context.Context, pub *amqpx.Publisher, index string) (int64, error) {
-	if err := pub.Publish(ctx, amqpx.RevalTopology().Exchange, gmcSyncStartKey, []byte(revalsim.GMCSyncStart)); err != nil {
+	if err := pub.Publish(ctx, reval.Exchange, reval.GMCSyncStartKey, []byte(revalsim.GMCSyncStart)); err != nil {
 		return 0, err
 	}
 	g := &rawGMC{byGMC: map[string][]string{}}
 	err := c.es.Scan(ctx, index, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
-		if n := revalmsg.GMCNumberOf(src); n != "" {
+		if n := reval.GMCNumberOf(src); n != "" {
 			g.byGMC[n] = append(g.byGMC[n], id)
 		}
 		return nil
@@ -236,7 +236,7 @@ func (c *rawClient) receiveGMC(ctx context.Context, index string, g *rawGMC) err
 			g.last.Store(time.Now().UnixNano())
 		}
 		for _, m := range msgs {
-			msg, err := revalmsg.ParseIndexSync([]byte(m.Body))
+			msg, err := reval.ParseIndexSync([]byte(m.Body))
 			if err != nil {
 				return fmt.Errorf("SQS message %s: %w", m.ID, err)
 			}
@@ -251,9 +251,9 @@ func (c *rawClient) receiveGMC(ctx context.Context, index string, g *rawGMC) err
 			doctors++
 			ids := g.byGMC[msg.Payload.Doctor.GMCReferenceNumber]
 			if len(ids) == 0 {
-				ids = []string{revalmsg.GMCOnlyDocID(msg.Payload.Doctor.GMCReferenceNumber)}
+				ids = []string{reval.GMCOnlyDocID(msg.Payload.Doctor.GMCReferenceNumber)}
 			}
-			src := revalmsg.GMCDoc(*msg.Payload)
+			src := reval.GMCDoc(*msg.Payload)
 			for _, id := range ids {
 				docs = append(docs, esclient.Doc{ID: id, Source: src})
 			}

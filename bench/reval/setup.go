@@ -15,9 +15,9 @@ import (
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 	"github.com/opsflow/opsflow/internal/temporalx"
-	"github.com/opsflow/opsflow/workflows"
 )
 
 // Roles of the processes whose CPU time and memory the report shows.
@@ -129,7 +129,7 @@ func (h *harness) connectQueues(ctx context.Context) error {
 	}
 	h.amqp = conn
 	h.onClose(func() { conn.Close() })
-	if err := conn.Declare(amqpx.RevalTopology()); err != nil {
+	if err := conn.Declare(reval.Topology()); err != nil {
 		return err
 	}
 	if err := checkNoConsumers(h.cfg.Reval.AMQPURL); err != nil {
@@ -137,7 +137,7 @@ func (h *harness) connectQueues(ctx context.Context) error {
 	}
 	// Purged before the simulators start: a command left over by an interrupted test would
 	// otherwise be answered at once, with doctors no side asked for.
-	for _, b := range amqpx.RevalTopology().Bindings {
+	for _, b := range reval.Topology().Bindings {
 		if _, err := conn.Purge(b.Queue); err != nil {
 			return fmt.Errorf("purge %s: %w", b.Queue, err)
 		}
@@ -145,7 +145,7 @@ func (h *harness) connectQueues(ctx context.Context) error {
 	if h.sqs, err = sqsclient.New(ctx, h.cfg.Reval.SQSEndpoint, h.cfg.Reval.SQSRegion); err != nil {
 		return err
 	}
-	if h.queueURL, err = h.sqs.EnsureQueue(ctx, workflows.GMCSyncQueue(h.env)); err != nil {
+	if h.queueURL, err = h.sqs.EnsureQueue(ctx, reval.GMCSyncQueue(h.env)); err != nil {
 		return err
 	}
 	h.onClose(func() {
@@ -229,7 +229,7 @@ func lockRevalQueues() (func(), error) {
 // queues: its answers or its consumption would be counted as ours.
 func checkNoConsumers(url string) error {
 	var names []string
-	for _, b := range amqpx.RevalTopology().Bindings {
+	for _, b := range reval.Topology().Bindings {
 		if !strings.Contains(b.Queue, "indexrebuild") {
 			names = append(names, b.Queue)
 		}

@@ -15,6 +15,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
@@ -24,8 +25,6 @@ import (
 // reported apart from the raw client's and the worker's.
 const (
 	simulatorsCommand = "simulators"
-	tcsStartQueue     = "reval.queue.connection.syncstart"
-	gmcStartQueue     = "reval.queue.recommendation.syncstart"
 	answeredFormat    = "simulators: answered syncStart=%d gmcSyncStart=%d\n"
 )
 
@@ -107,14 +106,14 @@ func startSimulators(ctx context.Context, h *harness, fail context.CancelCauseFu
 		}
 	}()
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		n, err := consumers(h.cfg.Reval.AMQPURL, tcsStartQueue, gmcStartQueue)
+		n, err := consumers(h.cfg.Reval.AMQPURL, reval.SyncStartQueue, reval.GMCSyncStartQueue)
 		if err == nil && n[0] > 0 && n[1] > 0 {
 			return s, nil
 		}
 		if time.Now().After(deadline) || p.exited() {
 			s.stop()
 			return nil, fmt.Errorf("the simulators do not consume %s and %s (%v); log tail:\n%s",
-				tcsStartQueue, gmcStartQueue, err, p.logTail(20))
+				reval.SyncStartQueue, reval.GMCSyncStartQueue, err, p.logTail(20))
 		}
 		select {
 		case <-ctx.Done():

@@ -27,18 +27,6 @@ type Topology struct {
 	Bindings []Binding
 }
 
-// RevalTopology is the revalidation services' exchange and the queues of the sync
-// (routing keys and queue names from the services' application.yml defaults).
-func RevalTopology() Topology {
-	return Topology{Exchange: "reval.exchange", Kind: "direct", Bindings: []Binding{
-		{Queue: "reval.queue.connection.syncstart", RoutingKey: "reval.connection.syncstart"},
-		{Queue: "reval.queue.connection.syncdata", RoutingKey: "reval.connection.syncdata"},
-		{Queue: "reval.queue.recommendation.syncstart", RoutingKey: "reval.recommendation.syncstart"},
-		{Queue: "reval.queue.indexrebuildgetmastercommand.requested.recommendation", RoutingKey: "reval.indexrebuildgetmastercommand.requested"},
-		{Queue: "reval.queue.indexrebuildgetmastercommand.requested.connection", RoutingKey: "reval.indexrebuildgetmastercommand.requested"},
-	}}
-}
-
 // Conn is one AMQP connection; channels are opened per use.
 type Conn struct {
 	conn *amqp.Connection

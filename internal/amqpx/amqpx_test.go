@@ -79,24 +79,6 @@ func TestDeclarePublishConsumeAckOnlyAfterStoring(t *testing.T) {
 	assert.ErrorIs(t, err, ErrIdle, "all acknowledged: nothing left")
 }
 
-func TestRevalTopologyDeclares(t *testing.T) {
-	c := dial(t)
-	require.NoError(t, c.Declare(RevalTopology()))
-	pub, err := c.NewPublisher()
-	require.NoError(t, err)
-	defer pub.Close()
-	_, err = c.Purge("reval.queue.connection.syncstart")
-	require.NoError(t, err)
-	require.NoError(t, pub.Publish(context.Background(), "reval.exchange", "reval.connection.syncstart", []byte(`"syncStart"`)))
-	cons, err := c.Consume("reval.queue.connection.syncstart", 1)
-	require.NoError(t, err)
-	defer cons.Close()
-	b, err := cons.Batch(context.Background(), 1, 5*time.Second)
-	require.NoError(t, err)
-	assert.Equal(t, `"syncStart"`, string(b[0].Body))
-	require.NoError(t, cons.Ack(b[0]))
-}
-
 func TestDialErrorHidesPassword(t *testing.T) {
 	_, err := Dial("amqp://guest:s3cret-pw@127.0.0.1:1/")
 	require.Error(t, err)

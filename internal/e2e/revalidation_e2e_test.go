@@ -19,7 +19,7 @@ import (
 
 	"github.com/opsflow/opsflow/internal/amqpx"
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 	"github.com/opsflow/opsflow/internal/testsupport/searchtest"
@@ -43,7 +43,7 @@ func (r *aliasReader) run(ctx context.Context, es *esclient.Client) {
 			return
 		case <-tick.C:
 		}
-		n, err := es.Count(ctx, esclient.CurrentConnectionsAlias)
+		n, err := es.Count(ctx, reval.CurrentConnectionsAlias)
 		if ctx.Err() != nil {
 			return
 		}
@@ -55,7 +55,7 @@ func (r *aliasReader) run(ctx context.Context, es *esclient.Client) {
 			problem = err.Error()
 		case n == 0:
 			r.empties.Add(1)
-			problem = "current_connections returned 0 documents"
+			problem = reval.CurrentConnectionsAlias + " returned 0 documents"
 		}
 		if problem != "" {
 			r.mu.Lock()
@@ -85,34 +85,34 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	d.env = append(d.env, "OPSFLOW_ES_URL="+esURL, "OPSFLOW_SQS_VISIBILITY=5s", "OPSFLOW_REVAL_BATCH=250")
 
 	// The live build that serves while the new one is built.
-	live := "masterdoctorindex-20260101000000"
-	require.NoError(t, es.CreateIndex(ctx, live, esclient.MasterDoctorMapping()))
+	live := reval.MasterDoctorIndexName(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, es.CreateIndex(ctx, live, reval.MasterDoctorMapping()))
 	var docs []esclient.Doc
 	for i := range 9800 {
 		g := revalsim.Generate(seed+1, i)
-		src := revalmsg.ConnectionDoc(convert[revalmsg.ConnectionInfo](t, g.Connection))
-		for k, v := range revalmsg.GMCDoc(convert[revalmsg.RevalidationSummary](t, g.GMC)) {
+		src := reval.ConnectionDoc(convert[reval.ConnectionInfo](t, g.Connection))
+		for k, v := range reval.GMCDoc(convert[reval.RevalidationSummary](t, g.GMC)) {
 			src[k] = v
 		}
-		docs = append(docs, esclient.Doc{ID: revalmsg.DocID(g.Connection.TCSPersonID), Source: src})
+		docs = append(docs, esclient.Doc{ID: reval.DocID(g.Connection.TCSPersonID), Source: src})
 	}
 	_, err = es.BulkIndex(ctx, live, docs, esclient.WithRefresh())
 	require.NoError(t, err)
-	require.NoError(t, es.SwitchAliases(ctx, esclient.RevalidationAliases(live)))
+	require.NoError(t, es.SwitchAliases(ctx, reval.AddAliases(live)))
 
 	// The producers.
 	amqpURL := os.Getenv("OPSFLOW_AMQP_URL")
 	conn, err := amqpx.Dial(amqpURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.Declare(amqpx.RevalTopology()))
-	for _, b := range amqpx.RevalTopology().Bindings {
+	require.NoError(t, conn.Declare(reval.Topology()))
+	for _, b := range reval.Topology().Bindings {
 		_, err := conn.Purge(b.Queue)
 		require.NoError(t, err)
 	}
 	sqs, err := sqsclient.New(ctx, os.Getenv("OPSFLOW_SQS_ENDPOINT"), "us-east-1")
 	require.NoError(t, err)
-	queueURL, err := sqs.EnsureQueue(ctx, workflows.GMCSyncQueue(d.environment))
+	queueURL, err := sqs.EnsureQueue(ctx, reval.GMCSyncQueue(d.environment))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sqs.DeleteQueue(context.Background(), queueURL) })
 	simCtx, stopSims := context.WithCancel(ctx)
@@ -144,7 +144,7 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	for killedAt < 0 {
 		require.NoError(t, ctx.Err(), "syncData never started")
 		time.Sleep(20 * time.Millisecond)
-		idx, err := es.ListIndices(ctx, esclient.MasterDoctorIndexPattern)
+		idx, err := es.ListIndices(ctx, reval.MasterDoctorIndexPattern)
 		require.NoError(t, err)
 		for _, ix := range idx {
 			if ix.Name != live {
@@ -189,18 +189,18 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	ids := 0
 	require.NoError(t, es.Scan(ctx, res.Index, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
 		ids++
-		gmc := revalmsg.GMCNumberOf(src)
+		gmc := reval.GMCNumberOf(src)
 		assert.False(t, seen[gmc], "duplicate GMC number in the new index")
 		seen[gmc] = true
 		return nil
 	}))
 	assert.Equal(t, doctors+gmcOnly, ids)
-	for _, alias := range []string{esclient.MasterDoctorAlias, esclient.CurrentConnectionsAlias, esclient.DiscrepanciesAlias, esclient.RecommendationsAlias} {
+	for _, alias := range reval.AliasNames {
 		idx, err := es.AliasIndices(ctx, alias)
 		require.NoError(t, err)
 		assert.Equal(t, []string{res.Index}, idx, alias)
 	}
-	n, err := es.Count(ctx, esclient.CurrentConnectionsAlias)
+	n, err := es.Count(ctx, reval.CurrentConnectionsAlias)
 	require.NoError(t, err)
 	assert.Equal(t, res.Counts.CurrentConnections, n)
 
@@ -211,12 +211,12 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	t.Logf("reader: %d reads of current_connections every 50 ms, %d failures, %d empty", reader.reads.Load(), reader.failures.Load(), reader.empties.Load())
 
 	// Downstream services got the rebuild command; the run is findable by environment.
-	for _, q := range []string{"reval.queue.indexrebuildgetmastercommand.requested.recommendation", "reval.queue.indexrebuildgetmastercommand.requested.connection"} {
+	for _, q := range []string{reval.IndexRebuildRecommendationQueue, reval.IndexRebuildConnectionQueue} {
 		cons, err := conn.Consume(q, 1)
 		require.NoError(t, err)
 		b, err := cons.Batch(ctx, 1, 5*time.Second)
 		require.NoError(t, err, q)
-		assert.Equal(t, `"getMaster"`, string(b[0].Body))
+		assert.Equal(t, `"`+reval.GetMasterCommand+`"`, string(b[0].Body))
 		require.NoError(t, cons.Ack(b[0]))
 		cons.Close()
 	}
@@ -224,7 +224,7 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 		fmt.Sprintf(`OpsflowProcedure="RevalidationSync" AND OpsflowEnvironment=%q AND OpsflowOutcome="succeeded"`, d.environment))
 	assert.Contains(t, list, id)
 	assert.Equal(t, int32(1), tcs.Answered.Load(), "TCS was asked once")
-	assert.True(t, strings.HasPrefix(res.Index, "masterdoctorindex-"))
+	assert.True(t, strings.HasPrefix(res.Index, reval.MasterDoctorAlias+"-"))
 
 	// Rollback in one command, as an operator types it, under the same 50 ms reader: all four
 	// aliases go back to the build that served before, with no moment without them.
@@ -238,7 +238,7 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	assert.Contains(t, out, fmt.Sprintf("moved from %s to %s", res.Index, live))
 	stopReader()
 	<-readerDone
-	for _, alias := range []string{esclient.MasterDoctorAlias, esclient.CurrentConnectionsAlias, esclient.DiscrepanciesAlias, esclient.RecommendationsAlias} {
+	for _, alias := range reval.AliasNames {
 		idx, err := es.AliasIndices(ctx, alias)
 		require.NoError(t, err)
 		assert.Equal(t, []string{live}, idx, alias)

@@ -19,8 +19,8 @@ import (
 // Add=true adds Alias to Index (with the optional Filter, a query DSL
 // object); Add=false removes Alias from Index. RemoveIndex=true (Alias
 // ignored) deletes the concrete index Index inside the same atomic request:
-// this is the documented way to replace a legacy concrete index (e.g. the
-// old concrete `masterdoctorindex`) by an alias of the same name without a
+// this is the documented way to replace a legacy concrete index by an alias
+// of the same name without a
 // moment where the name does not resolve.
 type AliasAction struct {
 	Add         bool
@@ -182,8 +182,7 @@ func (c *Client) AliasIndices(ctx context.Context, alias string) ([]string, erro
 
 // IndexInfo describes one concrete index for housekeeping (which old builds
 // to delete). Docs is _cat/indices' docs.count: Lucene documents of the
-// refreshed segments, which counts each nested object (hiddenDiscrepancies)
-// as a document too; use Count for the number of top-level documents.
+// refreshed segments, which counts each nested object as a document too; use Count for the number of top-level documents.
 type IndexInfo struct {
 	Name         string
 	CreationDate time.Time
@@ -191,7 +190,7 @@ type IndexInfo struct {
 }
 
 // ListIndices lists the concrete indices matching pattern (e.g.
-// "masterdoctorindex-*") sorted by creation date, oldest first (ties by
+// "builds-*") sorted by creation date, oldest first (ties by
 // name), via GET /_cat/indices/<pattern>?format=json. The runbook uses it to
 // keep the newest builds and delete older ones; creation date, not the name,
 // is authoritative (same rule as the Java ElasticsearchIndexService). A

@@ -2,9 +2,10 @@
 // OpenSearch Service / OpenSearch 2 in production (the revalidation seed's engine), or
 // Elasticsearch 7, through olivere/elastic/v7.
 //
-// Every search-engine call the runbooks make (RevalidationSync builds a new
-// masterdoctorindex-<yyyyMMddHHmmss> and then switches aliases to it) goes through this
-// small package, so that one contract test suite (contract_test.go) exercises each call
+// Every search-engine call the runbooks make (create a timestamped index, bulk-write it,
+// count it, switch aliases to it in one request) goes through this small package, which
+// knows no procedure's index, alias or field names (the revalidation sync's are in
+// internal/reval), so that one contract test suite (contract_test.go) exercises each call
 // against a real engine: the stack's OpenSearch in `make test`, any cluster via
 // OPSFLOW_ES_URL. Where OpenSearch 2 and Elasticsearch 7 answer a call differently, the
 // code handling it says so.
@@ -175,7 +176,7 @@ func (c *Client) Refresh(ctx context.Context, index string) error {
 
 // Count returns the number of (refreshed) documents in an index or alias.
 // Through a filtered alias the alias filter applies, which is how the
-// runbook verifies current_connections and discrepancies after a switch. A
+// runbook verifies what a filtered alias shows after a switch. A
 // missing index or alias returns an error satisfying IsNotFound.
 func (c *Client) Count(ctx context.Context, indexOrAlias string) (int64, error) {
 	n, err := c.es.Count(indexOrAlias).Do(ctx)

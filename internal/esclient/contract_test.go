@@ -65,13 +65,37 @@ func (e *env) index(suffix string, body map[string]any) string {
 	return name
 }
 
-// aliases returns RevalidationAliases(index) with unique alias names.
+// aliases returns four uniquely named aliases on index, two of them filtered the way a
+// procedure filters them (a term on a boolean, a script comparing two .keyword sub-fields).
 func (e *env) aliases(index string) []AliasAction {
-	acts := RevalidationAliases(index)
-	for i := range acts {
-		acts[i].Alias = e.p + acts[i].Alias
+	return []AliasAction{
+		{Add: true, Index: index, Alias: e.p + "all"},
+		{Add: true, Index: index, Alias: e.p + "connected", Filter: map[string]any{"term": map[string]any{"existsInGmc": true}}},
+		{Add: true, Index: index, Alias: e.p + "differ",
+			Filter: map[string]any{"script": map[string]any{"script": "doc['tcsDesignatedBody.keyword'] != doc['designatedBody.keyword']"}}},
+		{Add: true, Index: index, Alias: e.p + "all-too"},
 	}
-	return acts
+}
+
+// testMapping is a small explicit mapping of the field kinds the suite's documents use: a
+// long, a boolean, dates, and strings as text with a .keyword sub-field (what dynamic
+// mapping would give them).
+func testMapping() map[string]any {
+	text := map[string]any{"type": "text", "fields": map[string]any{"keyword": map[string]any{"type": "keyword", "ignore_above": 256}}}
+	return map[string]any{"mappings": map[string]any{"properties": map[string]any{
+		"id":                     text,
+		"tcsPersonId":            map[string]any{"type": "long"},
+		"gmcReferenceNumber":     text,
+		"doctorFirstName":        text,
+		"designatedBody":         text,
+		"tcsDesignatedBody":      text,
+		"gmcStatus":              text,
+		"tisStatus":              text,
+		"underNotice":            text,
+		"existsInGmc":            map[string]any{"type": "boolean"},
+		"submissionDate":         map[string]any{"type": "date", "format": "uuuu-MM-dd"},
+		"lastConnectionDateTime": map[string]any{"type": "date", "format": "uuuu-MM-dd'T'HH:mm:ss.SSS"},
+	}}}
 }
 
 func removeAll(acts []AliasAction, index string) []AliasAction {
@@ -144,7 +168,7 @@ func TestNewAndPing(t *testing.T) {
 
 func TestCreateIndexWithMappingThenExists(t *testing.T) {
 	e := target(t)
-	name := e.index("create", MasterDoctorMapping())
+	name := e.index("create", testMapping())
 	ok, err := e.c.IndexExists(e.ctx, name)
 	require.NoError(t, err)
 	assert.True(t, ok)
@@ -155,8 +179,8 @@ func TestCreateIndexWithMappingThenExists(t *testing.T) {
 
 func TestCreateTwiceIsAlreadyExists(t *testing.T) {
 	e := target(t)
-	name := e.index("twice", MasterDoctorMapping())
-	err := e.c.CreateIndex(e.ctx, name, MasterDoctorMapping())
+	name := e.index("twice", testMapping())
+	err := e.c.CreateIndex(e.ctx, name, testMapping())
 	require.Error(t, err)
 	assert.True(t, IsAlreadyExists(err), "%v", err)
 	assert.False(t, IsNotFound(err))
@@ -164,7 +188,7 @@ func TestCreateTwiceIsAlreadyExists(t *testing.T) {
 
 func TestBulkIndexReportsItemFailures(t *testing.T) {
 	e := target(t)
-	name := e.index("bulkfail", MasterDoctorMapping())
+	name := e.index("bulkfail", testMapping())
 	docs := []Doc{doctor("d1", true, "1-A", "1-A"), doctor("d2", false, "1-A", "1-B"), doctor("d3", true, "", "1-C"),
 		doctor("d4", "notabool", "1-A", "1-A")}
 	res, err := e.c.BulkIndex(e.ctx, name, docs)
@@ -182,7 +206,7 @@ func TestBulkIndexReportsItemFailures(t *testing.T) {
 
 func TestBulkIndexTypeChecks(t *testing.T) {
 	e := target(t)
-	name := e.index("types", MasterDoctorMapping())
+	name := e.index("types", testMapping())
 	bad := func(id, field string, v any) Doc {
 		d := doctor(id, true, "1-A", "1-A")
 		d.Source.(view)[field] = v
@@ -209,7 +233,7 @@ func TestBulkIndexTypeChecks(t *testing.T) {
 
 func TestBulkIndexRedeliveryDoesNotDuplicate(t *testing.T) {
 	e := target(t)
-	name := e.index("redeliver", MasterDoctorMapping())
+	name := e.index("redeliver", testMapping())
 	docs := []Doc{doctor("d1", true, "1-A", "1-A"), doctor("d2", true, "1-A", "1-B"), doctor("d3", false, "1-A", "1-A")}
 	e.bulk(name, docs...)
 	assert.Equal(t, int64(3), e.count(name))
@@ -235,7 +259,7 @@ func TestBulkIndexRedeliveryDoesNotDuplicate(t *testing.T) {
 func TestWritesVisibleOnlyAfterRefresh(t *testing.T) {
 	e := target(t)
 	// refresh_interval -1 makes real Elasticsearch deterministic here.
-	body := MasterDoctorMapping()
+	body := testMapping()
 	body["settings"] = map[string]any{"index": map[string]any{"refresh_interval": "-1", "number_of_replicas": 0}}
 	name := e.index("refresh", body)
 	res, err := e.c.BulkIndex(e.ctx, name, []Doc{doctor("d1", true, "1-A", "1-A"), doctor("d2", true, "1-A", "1-A")})
@@ -253,7 +277,7 @@ func TestWritesVisibleOnlyAfterRefresh(t *testing.T) {
 
 func TestBulkUpsertPartialUpdateKeepsOtherFields(t *testing.T) {
 	e := target(t)
-	name := e.index("upsert", MasterDoctorMapping())
+	name := e.index("upsert", testMapping())
 	acts := e.aliases(name)
 	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
 	cc, disc := acts[1].Alias, acts[2].Alias
@@ -284,7 +308,7 @@ func TestBulkUpsertPartialUpdateKeepsOtherFields(t *testing.T) {
 
 func TestFilteredAliasesCount(t *testing.T) {
 	e := target(t)
-	name := e.index("filters", MasterDoctorMapping())
+	name := e.index("filters", testMapping())
 	acts := e.aliases(name)
 	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
 	e.bulk(name,
@@ -295,10 +319,10 @@ func TestFilteredAliasesCount(t *testing.T) {
 		doctor("d5", nil, "1-a", "1-A"),    // keyword compare is case sensitive: discrepancy
 		doctor("d6", "true", "1-A", "1-A"), // "true" string is a boolean true
 	)
-	assert.Equal(t, int64(6), e.count(acts[0].Alias), "masterdoctorindex alias is unfiltered")
-	assert.Equal(t, int64(3), e.count(acts[1].Alias), "current_connections: existsInGmc true")
-	assert.Equal(t, int64(3), e.count(acts[2].Alias), "discrepancies: tcsDesignatedBody != designatedBody")
-	assert.Equal(t, int64(6), e.count(acts[3].Alias), "recommendations alias is unfiltered")
+	assert.Equal(t, int64(6), e.count(acts[0].Alias), "the first alias is unfiltered")
+	assert.Equal(t, int64(3), e.count(acts[1].Alias), "connected: existsInGmc true")
+	assert.Equal(t, int64(3), e.count(acts[2].Alias), "differ: tcsDesignatedBody != designatedBody")
+	assert.Equal(t, int64(6), e.count(acts[3].Alias), "the fourth alias is unfiltered")
 	ids, total, err := e.c.SearchIDs(e.ctx, acts[2].Alias, 10)
 	require.NoError(t, err)
 	sort.Strings(ids)
@@ -308,8 +332,8 @@ func TestFilteredAliasesCount(t *testing.T) {
 
 func TestSwitchAliasesMovesAllInOneCall(t *testing.T) {
 	e := target(t)
-	a := e.index("mdi-a", MasterDoctorMapping())
-	b := e.index("mdi-b", MasterDoctorMapping())
+	a := e.index("build-a", testMapping())
+	b := e.index("build-b", testMapping())
 	e.bulk(a, doctor("a1", true, "1-A", "1-A"), doctor("a2", true, "1-A", "1-B"))
 	e.bulk(b, doctor("b1", true, "1-A", "1-A"), doctor("b2", false, "1-A", "1-B"), doctor("b3", true, "1-A", "1-C"))
 	onA := e.aliases(a)
@@ -329,15 +353,15 @@ func TestSwitchAliasesMovesAllInOneCall(t *testing.T) {
 		assert.Equal(t, []string{b}, got, act.Alias)
 	}
 	assert.Equal(t, int64(3), e.count(onA[0].Alias))
-	assert.Equal(t, int64(2), e.count(onA[1].Alias), "current_connections follows B with its filter")
-	assert.Equal(t, int64(2), e.count(onA[2].Alias), "discrepancies follows B with its filter")
+	assert.Equal(t, int64(2), e.count(onA[1].Alias), "the term-filtered alias follows B with its filter")
+	assert.Equal(t, int64(2), e.count(onA[2].Alias), "the script-filtered alias follows B with its filter")
 	assert.Equal(t, int64(3), e.count(onA[3].Alias))
 }
 
 func TestSwitchAliasesIsAtomic(t *testing.T) {
 	e := target(t)
-	a := e.index("atomic-a", MasterDoctorMapping())
-	b := e.index("atomic-b", MasterDoctorMapping())
+	a := e.index("atomic-a", testMapping())
+	b := e.index("atomic-b", testMapping())
 	onA := e.aliases(a)
 	require.NoError(t, e.c.SwitchAliases(e.ctx, onA))
 
@@ -364,8 +388,8 @@ func TestSwitchAliasesIsAtomic(t *testing.T) {
 
 func TestSwitchAliasesReplacesLegacyConcreteIndex(t *testing.T) {
 	e := target(t)
-	legacy := e.index("masterdoctorindex", MasterDoctorMapping())
-	build := e.index("masterdoctorindex-20260101000000", MasterDoctorMapping())
+	legacy := e.index("legacy", testMapping())
+	build := e.index("legacy-20260101000000", testMapping())
 	e.bulk(legacy, doctor("old", true, "1-A", "1-A"))
 	e.bulk(build, doctor("n1", true, "1-A", "1-A"), doctor("n2", true, "1-A", "1-A"))
 
@@ -418,7 +442,7 @@ func TestListIndicesSortedByCreation(t *testing.T) {
 	e := target(t)
 	var want []string
 	for _, s := range []string{"b", "c", "a"} {
-		want = append(want, e.index("list-"+s, MasterDoctorMapping()))
+		want = append(want, e.index("list-"+s, testMapping()))
 		time.Sleep(5 * time.Millisecond)
 	}
 	e.index("other", nil)
@@ -443,20 +467,9 @@ func TestListIndicesSortedByCreation(t *testing.T) {
 	assert.Empty(t, got)
 }
 
-func TestMasterDoctorIndexName(t *testing.T) {
-	ts := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	assert.Equal(t, "masterdoctorindex-20260304050607", MasterDoctorIndexName(ts))
-	acts := RevalidationAliases("x")
-	require.Len(t, acts, 4)
-	for _, a := range acts {
-		assert.True(t, a.Add)
-		assert.Equal(t, "x", a.Index)
-	}
-}
-
 func TestCountQueryExistsTermAndThroughAFilteredAlias(t *testing.T) {
 	e := target(t)
-	name := e.index("countq", MasterDoctorMapping())
+	name := e.index("countq", testMapping())
 	acts := e.aliases(name)
 	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
 	noTCS := doctor("d4", true, "1-A", "1-B")
@@ -509,7 +522,7 @@ func TestCountQueryExistsTermAndThroughAFilteredAlias(t *testing.T) {
 
 func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
 	e := target(t)
-	name := e.index("scan", MasterDoctorMapping())
+	name := e.index("scan", testMapping())
 	const n = 12345
 	docs := make([]Doc, 0, n)
 	for i := range n {
@@ -546,7 +559,7 @@ func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, n, calls)
 
-	empty := e.index("scan-empty", MasterDoctorMapping())
+	empty := e.index("scan-empty", testMapping())
 	calls = 0
 	require.NoError(t, e.c.Scan(e.ctx, empty, nil, 100, func(string, json.RawMessage) error { calls++; return nil }))
 	assert.Zero(t, calls)
@@ -571,7 +584,7 @@ func TestScanReadsEveryDocumentOnceWithOnlyTheRequestedFields(t *testing.T) {
 
 func TestScanIsASnapshotAndFollowsAliasFilters(t *testing.T) {
 	e := target(t)
-	name := e.index("scan-snap", MasterDoctorMapping())
+	name := e.index("scan-snap", testMapping())
 	acts := e.aliases(name)
 	require.NoError(t, e.c.SwitchAliases(e.ctx, acts))
 	var docs []Doc

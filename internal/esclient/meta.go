@@ -13,7 +13,7 @@ import (
 // IndexMeta returns the mapping _meta object of every index matching pattern (a name, a
 // wildcard pattern or an alias), keyed by concrete index name; indices without _meta are
 // absent. _meta is where a runbook records facts about an index that must outlive its own
-// run (the revalidation sync records there whether a build ever served): arbitrary index
+// run (e.g. whether a build ever served): arbitrary index
 // settings are refused by both OpenSearch 2 and Elasticsearch 7 ("unknown setting"), a
 // mapping _meta is accepted by both. A pattern that matches nothing returns an empty map; a
 // missing concrete index satisfies IsNotFound.

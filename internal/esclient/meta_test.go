@@ -11,10 +11,10 @@ import (
 // whole), read it for a pattern, and a missing index is IsNotFound.
 func TestIndexMetaSetOneKeyKeepsTheOthers(t *testing.T) {
 	e := target(t)
-	body := MasterDoctorMapping()
+	body := testMapping()
 	body["mappings"].(map[string]any)["_meta"] = map[string]any{"owner": "services"}
 	withMeta := e.index("meta-a", body)
-	without := e.index("meta-b", MasterDoctorMapping())
+	without := e.index("meta-b", testMapping())
 
 	all, err := e.c.IndexMeta(e.ctx, e.p+"meta-*")
 	require.NoError(t, err)

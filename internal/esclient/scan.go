@@ -12,7 +12,7 @@ import (
 )
 
 // CountQuery counts the documents of an index or alias matching a query DSL object, e.g.
-// {"exists":{"field":"gmcStatus"}}: how the sync reconciles what each producer delivered
+// {"exists":{"field":"status"}}: how a runbook reconciles what each producer delivered
 // with what the index holds. Through a filtered alias the alias filter applies as well. A
 // nil query counts every document (as Count). A missing index satisfies IsNotFound.
 func (c *Client) CountQuery(ctx context.Context, indexOrAlias string, query map[string]any) (int64, error) {

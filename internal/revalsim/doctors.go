@@ -7,22 +7,22 @@ package revalsim
 
 import (
 	"fmt"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"math/rand/v2"
 	"time"
 )
 
-// ConnectionInfo is the services' message type (internal/revalmsg), so the simulators send
+// ConnectionInfo is the services' message type (internal/reval), so the simulators send
 // exactly what the sync decodes.
-type ConnectionInfo = revalmsg.ConnectionInfo
+type ConnectionInfo = reval.ConnectionInfo
 
-// DoctorsForDB is the services' message type (internal/revalmsg), so the simulators send
+// DoctorsForDB is the services' message type (internal/reval), so the simulators send
 // exactly what the sync decodes.
-type DoctorsForDB = revalmsg.DoctorsForDB
+type DoctorsForDB = reval.DoctorsForDB
 
-// RevalidationSummary is the services' message type (internal/revalmsg), so the simulators send
+// RevalidationSummary is the services' message type (internal/reval), so the simulators send
 // exactly what the sync decodes.
-type RevalidationSummary = revalmsg.RevalidationSummary
+type RevalidationSummary = reval.RevalidationSummary
 
 var (
 	firstNames = []string{"Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Arthur", "Ivy", "Leo", "Freya", "Oscar", "Priya", "Mohammed", "Chloe", "Kwame", "Sofia", "Ravi", "Grace", "Tomasz"}

@@ -9,28 +9,23 @@ import (
 	"sync/atomic"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
 
 // GMCSyncStart is the JSON message (a JSON string) the integration service publishes on
 // reval.exchange / reval.recommendation.syncstart to start the GMC leg; exported so the
 // sync and its tests publish exactly what the recommendation simulator accepts.
-const GMCSyncStart = `"gmcSyncStart"`
+const GMCSyncStart = `"` + reval.GMCSyncStartCommand + `"`
 
 // DefaultSenders is how many goroutines Recommendation sends with when Senders is 0: enough
 // to send 300 000 messages to a local SQS server in well under a minute, below the AWS SDK's
 // 10 idle connections per host so every sender keeps its connection.
 const DefaultSenders = 8
 
-// IndexSyncMessage is one message of the GMC leg on SQS (internal/revalmsg): a doctor, or the
+// IndexSyncMessage is one message of the GMC leg on SQS (internal/reval): a doctor, or the
 // end marker {"payload":null,"syncEnd":true,"count":N}.
-type IndexSyncMessage = revalmsg.IndexSyncMessage
-
-// SQSQueueName is the GMC leg's queue for an environment (tis-revalidation-sync-gmc-queue-prod,
-// -preprod, ...), named as in TIS's Confluence, so the simulator, the sync and the runbooks
-// agree on it without configuration.
-func SQSQueueName(env string) string { return "tis-revalidation-sync-gmc-queue-" + env }
+type IndexSyncMessage = reval.IndexSyncMessage
 
 // Recommendation stands in for tis-revalidation-recommendation's GmcDoctorConnectionSyncService
 // in its SQS days: it answers each "gmcSyncStart" on reval.queue.recommendation.syncstart with
@@ -43,7 +38,7 @@ type Recommendation struct {
 	AMQP *amqpx.Conn
 	// SQS sends the answer.
 	SQS *sqsclient.Client
-	// QueueURL is the SQS queue the answer goes to (see SQSQueueName, sqsclient.EnsureQueue).
+	// QueueURL is the SQS queue the answer goes to (see reval.GMCSyncQueue, sqsclient.EnsureQueue).
 	QueueURL string
 	// Doctors is how many doctors TCS also knows: Generate(Seed, 0..Doctors-1).
 	Doctors int
@@ -67,7 +62,7 @@ func (s *Recommendation) Run(ctx context.Context) error {
 	if s.AMQP == nil || s.SQS == nil || s.QueueURL == "" {
 		return errors.New("recommendation simulator: AMQP, SQS and QueueURL are required")
 	}
-	return serveCommand(ctx, s.AMQP, "reval.queue.recommendation.syncstart", "gmcSyncStart", &s.Answered, s.send)
+	return serveCommand(ctx, s.AMQP, reval.GMCSyncStartQueue, reval.GMCSyncStartCommand, &s.Answered, s.send)
 }
 
 // send sends every doctor with Senders goroutines, each taking the next sqsclient.MaxBatch

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 	"github.com/opsflow/opsflow/internal/testsupport/revallock"
 )
@@ -32,7 +33,7 @@ func dialAMQP(t *testing.T) *amqpx.Conn {
 	conn, err := amqpx.Dial(u)
 	require.NoError(t, err, "RabbitMQ must run (scripts/stack up)")
 	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.Declare(amqpx.RevalTopology()))
+	require.NoError(t, conn.Declare(reval.Topology()))
 	return conn
 }
 
@@ -82,7 +83,7 @@ func TestGenerateIsDeterministicAndRealistic(t *testing.T) {
 
 func TestTCSAnswersSyncStartOnRealRabbitMQ(t *testing.T) {
 	conn := dialAMQP(t)
-	for _, q := range []string{"reval.queue.connection.syncstart", "reval.queue.connection.syncdata"} {
+	for _, q := range []string{reval.SyncStartQueue, reval.SyncDataQueue} {
 		_, err := conn.Purge(q)
 		require.NoError(t, err)
 	}
@@ -95,9 +96,9 @@ func TestTCSAnswersSyncStartOnRealRabbitMQ(t *testing.T) {
 	pub, err := conn.NewPublisher()
 	require.NoError(t, err)
 	defer pub.Close()
-	require.NoError(t, pub.Publish(ctx, "reval.exchange", "reval.connection.syncstart", []byte(`"syncStart"`)))
+	require.NoError(t, pub.Publish(ctx, reval.Exchange, reval.SyncStartKey, []byte(`"`+reval.SyncStartCommand+`"`)))
 
-	cons, err := conn.Consume("reval.queue.connection.syncdata", 100)
+	cons, err := conn.Consume(reval.SyncDataQueue, 100)
 	require.NoError(t, err)
 	defer cons.Close()
 	var doctors []ConnectionInfo
@@ -129,7 +130,7 @@ func TestTCSAnswersSyncStartOnRealRabbitMQ(t *testing.T) {
 // the test ends and returns it with a publisher for start messages.
 func startRecommendation(t *testing.T, conn *amqpx.Conn, sim *Recommendation) *amqpx.Publisher {
 	t.Helper()
-	_, err := conn.Purge("reval.queue.recommendation.syncstart")
+	_, err := conn.Purge(reval.GMCSyncStartQueue)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -211,11 +212,11 @@ func TestRecommendationAnswersGMCSyncStartOnRealSQS(t *testing.T) {
 	sim := &Recommendation{AMQP: conn, SQS: sqs, QueueURL: url, Doctors: doctors, GMCOnly: gmcOnly, Seed: seed}
 	pub := startRecommendation(t, conn, sim)
 
-	require.NoError(t, pub.Publish(context.Background(), "reval.exchange", "reval.recommendation.syncstart", []byte(GMCSyncStart)))
+	require.NoError(t, pub.Publish(context.Background(), reval.Exchange, reval.GMCSyncStartKey, []byte(GMCSyncStart)))
 	got := receiveAll(t, sqs, url, doctors+gmcOnly+1)
 	checkGMCLeg(t, got, seed, doctors+gmcOnly)
 	require.Eventually(t, func() bool { return sim.Answered.Load() == 1 }, 10*time.Second, 20*time.Millisecond, "gmcSyncStart acknowledged after the answer was sent")
-	n, err := conn.Purge("reval.queue.recommendation.syncstart")
+	n, err := conn.Purge(reval.GMCSyncStartQueue)
 	require.NoError(t, err)
 	assert.Zero(t, n, "the start message was acknowledged, not requeued")
 }
@@ -226,7 +227,7 @@ func TestRecommendationSyncEndFollowsEveryDoctor(t *testing.T) {
 	const doctors, seed = 95, 3
 	sim := &Recommendation{AMQP: conn, SQS: sqs, QueueURL: url, Doctors: doctors, Seed: seed, Senders: 4}
 	pub := startRecommendation(t, conn, sim)
-	require.NoError(t, pub.Publish(context.Background(), "reval.exchange", "reval.recommendation.syncstart", []byte(GMCSyncStart)))
+	require.NoError(t, pub.Publish(context.Background(), reval.Exchange, reval.GMCSyncStartKey, []byte(GMCSyncStart)))
 	require.Eventually(t, func() bool { return sim.Answered.Load() == 1 }, 30*time.Second, 20*time.Millisecond)
 	// Everything is in the queue now. SQS promises no order (ElasticMQ hands out messages by
 	// send time, in any order within one millisecond), so the check is on SQS's own clock: no
@@ -256,7 +257,7 @@ func TestRecommendationRejectsAnythingButGMCSyncStart(t *testing.T) {
 	pub := startRecommendation(t, conn, sim)
 	ctx := context.Background()
 	for _, bad := range []string{`"nonsense"`, `nonsense`, `"syncStart"`, `{"start":"gmcSyncStart"}`} {
-		require.NoError(t, pub.Publish(ctx, "reval.exchange", "reval.recommendation.syncstart", []byte(bad)))
+		require.NoError(t, pub.Publish(ctx, reval.Exchange, reval.GMCSyncStartKey, []byte(bad)))
 	}
 	msgs, err := sqs.Receive(ctx, url, sqsclient.MaxBatch, 2*time.Second)
 	require.NoError(t, err)
@@ -265,18 +266,13 @@ func TestRecommendationRejectsAnythingButGMCSyncStart(t *testing.T) {
 
 	// The start queue is served in order with one message in flight: the good start is
 	// answered only once every bad one was rejected, and the answer is a single sync.
-	require.NoError(t, pub.Publish(ctx, "reval.exchange", "reval.recommendation.syncstart", []byte(GMCSyncStart)))
+	require.NoError(t, pub.Publish(ctx, reval.Exchange, reval.GMCSyncStartKey, []byte(GMCSyncStart)))
 	got := receiveAll(t, sqs, url, doctors+1)
 	checkGMCLeg(t, got, seed, doctors)
 	require.Eventually(t, func() bool { return sim.Answered.Load() == 1 }, 10*time.Second, 20*time.Millisecond)
-	n, err := conn.Purge("reval.queue.recommendation.syncstart")
+	n, err := conn.Purge(reval.GMCSyncStartQueue)
 	require.NoError(t, err)
 	assert.Zero(t, n, "rejected messages are dropped, not requeued")
-}
-
-func TestSQSQueueName(t *testing.T) {
-	assert.Equal(t, "tis-revalidation-sync-gmc-queue-prod", SQSQueueName("prod"))
-	assert.Equal(t, "tis-revalidation-sync-gmc-queue-preprod", SQSQueueName("preprod"))
 }
 
 func TestIndexSyncMessageJSON(t *testing.T) {

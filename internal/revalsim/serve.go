@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // serveCommand is the shape both peers share: consume a start queue one message at a time,
@@ -15,7 +16,7 @@ import (
 // ends.
 func serveCommand(ctx context.Context, conn *amqpx.Conn, queue, command string, answered interface{ Add(int32) int32 },
 	answer func(context.Context) error) error {
-	if err := conn.Declare(amqpx.RevalTopology()); err != nil {
+	if err := conn.Declare(reval.Topology()); err != nil {
 		return err
 	}
 	cons, err := conn.Consume(queue, 1)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/reval"
 )
 
 // TCS answers each "syncStart" on reval.queue.connection.syncstart with Doctors
@@ -35,8 +36,8 @@ func (s *TCS) Run(ctx context.Context) error {
 		return err
 	}
 	defer pub.Close()
-	return serveCommand(ctx, s.Conn, "reval.queue.connection.syncstart", "syncStart", &s.Answered,
-		func(ctx context.Context) error { return s.send(ctx, pub, amqpx.RevalTopology().Exchange) })
+	return serveCommand(ctx, s.Conn, reval.SyncStartQueue, reval.SyncStartCommand, &s.Answered,
+		func(ctx context.Context) error { return s.send(ctx, pub, reval.Exchange) })
 }
 
 // send publishes the doctors in chunks whose confirmations are awaited together (as a real
@@ -51,7 +52,7 @@ func (s *TCS) send(ctx context.Context, pub *amqpx.Publisher, exchange string) e
 		}
 		bodies = append(bodies, body)
 		if len(bodies) == chunk || i == s.Doctors-1 {
-			if err := pub.PublishBatch(ctx, exchange, "reval.connection.syncdata", bodies); err != nil {
+			if err := pub.PublishBatch(ctx, exchange, reval.SyncDataKey, bodies); err != nil {
 				return fmt.Errorf("tcs simulator: doctors up to %d: %w", i, err)
 			}
 			bodies = bodies[:0]
@@ -61,7 +62,7 @@ func (s *TCS) send(ctx context.Context, pub *amqpx.Publisher, exchange string) e
 	if err != nil {
 		return err
 	}
-	return pub.Publish(ctx, exchange, "reval.connection.syncdata", end)
+	return pub.Publish(ctx, exchange, reval.SyncDataKey, end)
 }
 
 // tcsSyncEnd is TCS's end marker: only syncEnd (and the simulator's count), none of the

@@ -1,6 +1,5 @@
 // Package sqsclient is opsflow's small wrapper over the AWS SDK's SQS client, holding only what
-// the runbooks that consume queues need (the revalidation sync reads
-// tis-revalidation-sync-gmc-queue-<env>): batching to SQS's limits, long polling that honours
+// the runbooks that consume queues need (it knows no procedure's queue names): batching to SQS's limits, long polling that honours
 // cancellation, and deletes that report exactly which messages were not deleted.
 //
 // The runbooks delete a message only after it was processed: a received but undeleted message

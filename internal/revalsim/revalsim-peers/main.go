@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
@@ -60,7 +61,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	queueURL, err := sqs.EnsureQueue(ctx, revalsim.SQSQueueName(*env))
+	queueURL, err := sqs.EnsureQueue(ctx, reval.GMCSyncQueue(*env))
 	if err != nil {
 		return err
 	}

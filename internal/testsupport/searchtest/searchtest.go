@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/esclient"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/testsupport/revallock"
 )
 
@@ -77,7 +78,7 @@ func wipe(t testing.TB, c *esclient.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	all, err := c.ListIndices(ctx, esclient.MasterDoctorAlias+"*")
+	all, err := c.ListIndices(ctx, reval.MasterDoctorAlias+"*")
 	require.NoError(t, err)
 	for _, ix := range all {
 		if err := c.DeleteIndex(ctx, ix.Name); err != nil && !esclient.IsNotFound(err) {

@@ -1,8 +1,12 @@
-// Package revalmsg holds the revalidation services' sync messages (as TCS and the
-// recommendation service send them) and the pure mapping from those messages to
-// MasterDoctorView documents, so the ingest activities and the simulators share one
-// definition and the mapping is unit-tested without any server.
-package revalmsg
+// Package reval is the revalidation sync's own vocabulary, in one place: the services'
+// sync messages (as TCS and the recommendation service send them) and their pure mapping to
+// MasterDoctorView documents (messages.go), the master index family, its mapping and its
+// aliases with their filters (index.go), and the RabbitMQ exchange, queues, routing keys and
+// commands and the SQS queue of the GMC leg (topology.go). The activities, the workflows,
+// the simulators (internal/revalsim), the benchmark and the tests spell these names only
+// through this package; the clients below it (esclient, amqpx, sqsclient) know no procedure.
+// Everything here is pure and unit-tested without any server.
+package reval
 
 import (
 	"bytes"

@@ -12,9 +12,30 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
+
+// SQSActivities are the revalidation sync's SQS side, the GMC leg: clearing the GMC queue
+// (reval.GMCSyncQueue) before gmcSyncStart and draining the recommendation service's answer
+// into the new build.
+type SQSActivities struct {
+	SQS *sqsclient.Client
+	// Sink is the search engine IngestGMC reads the new build's GMC numbers from and stores
+	// the GMC summaries into; a message is deleted only after Sink accepted its update.
+	Sink *esclient.Client
+	// BatchSize is the documents per bulk request (default 1000).
+	BatchSize int
+	// Receivers is the number of concurrent SQS receivers (default 16).
+	Receivers int
+}
+
+func (a *SQSActivities) receivers() int {
+	if a.Receivers > 0 {
+		return a.Receivers
+	}
+	return 16
+}
 
 // The GMC leg of the sync: the recommendation service answers gmcSyncStart with one
 // IndexSyncMessage per doctor and a syncEnd on the SQS queue
@@ -50,7 +71,7 @@ type GMCClearResult struct {
 // recommendation service sends meanwhile. Messages another consumer holds in flight (a crashed
 // worker's) are not visible to the clear; they come back later and IngestGMC drops them by
 // their SentTimestamp.
-func (a *SyncIngestActivities) ClearGMCQueue(ctx context.Context, in ClearGMCInput) (GMCClearResult, error) {
+func (a *SQSActivities) ClearGMCQueue(ctx context.Context, in ClearGMCInput) (GMCClearResult, error) {
 	var res GMCClearResult
 	url, err := a.SQS.EnsureQueue(ctx, in.Queue)
 	if err != nil {
@@ -156,7 +177,7 @@ func (st *gmcState) held() (ends []sqsclient.Message, announced int64) {
 // announced a count, that many doctors carry GMC data; an unordered queue may deliver
 // doctors after the marker, and a crashed attempt's messages come back after their
 // visibility timeout.
-func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (IngestResult, error) {
+func (a *SQSActivities) IngestGMC(ctx context.Context, in IngestInput) (IngestResult, error) {
 	began := time.Now()
 	p := resumeProgress(ctx)
 	url, err := a.SQS.EnsureQueue(ctx, in.Queue)
@@ -164,8 +185,8 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 		return IngestResult{}, err
 	}
 	byGMC := map[string][]string{}
-	err = a.ES.Scan(ctx, in.Index, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
-		gmc := revalmsg.GMCNumberOf(src)
+	err = a.Sink.Scan(ctx, in.Index, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
+		gmc := reval.GMCNumberOf(src)
 		if gmc != "" {
 			byGMC[gmc] = append(byGMC[gmc], id)
 		}
@@ -249,10 +270,10 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 		if silent < quiet && (announced == 0 || st.messages.Load() < announced) {
 			continue
 		}
-		if err := a.ES.Refresh(ctx, in.Index); err != nil {
+		if err := a.Sink.Refresh(ctx, in.Index); err != nil {
 			return finish(err)
 		}
-		withGMC, err := a.ES.CountQuery(ctx, in.Index, exists("existsInGmc"))
+		withGMC, err := a.Sink.CountQuery(ctx, in.Index, exists("existsInGmc"))
 		if err != nil {
 			return finish(err)
 		}
@@ -272,13 +293,13 @@ func (a *SyncIngestActivities) IngestGMC(ctx context.Context, in IngestInput) (I
 		if err := a.SQS.Delete(ctx, url, ends); err != nil {
 			return IngestResult{}, err
 		}
-		if err := a.ES.Refresh(ctx, in.Index); err != nil {
+		if err := a.Sink.Refresh(ctx, in.Index); err != nil {
 			return IngestResult{}, err
 		}
-		if withGMC, err = a.ES.CountQuery(ctx, in.Index, exists("existsInGmc")); err != nil {
+		if withGMC, err = a.Sink.CountQuery(ctx, in.Index, exists("existsInGmc")); err != nil {
 			return IngestResult{}, err
 		}
-		created, err := a.ES.CountQuery(ctx, in.Index, map[string]any{"bool": map[string]any{
+		created, err := a.Sink.CountQuery(ctx, in.Index, map[string]any{"bool": map[string]any{
 			"must_not": []any{exists("tcsPersonId")}}})
 		if err != nil {
 			return IngestResult{}, err
@@ -301,7 +322,7 @@ func staleGMC(m sqsclient.Message, notBefore time.Time) bool {
 
 // receiveGMC is one receiver: receive, store, delete, until ctx ends. It always long-polls
 // (1 s): SQS (AWS, ElasticMQ) answers a long poll as soon as messages are available.
-func (a *SyncIngestActivities) receiveGMC(ctx context.Context, url string, in IngestInput, byGMC map[string][]string, st *gmcState) error {
+func (a *SQSActivities) receiveGMC(ctx context.Context, url string, in IngestInput, byGMC map[string][]string, st *gmcState) error {
 	const flushAt = 250
 	var pending, stale []sqsclient.Message
 	var docs []esclient.Doc
@@ -309,7 +330,7 @@ func (a *SyncIngestActivities) receiveGMC(ctx context.Context, url string, in In
 		if len(pending) == 0 {
 			return nil
 		}
-		if err := a.store(ctx, in.Index, docs, true); err != nil {
+		if err := store(ctx, a.Sink, in.Index, docs, true, a.BatchSize); err != nil {
 			return err
 		}
 		if err := a.SQS.Delete(ctx, url, pending); err != nil {
@@ -335,7 +356,7 @@ func (a *SyncIngestActivities) receiveGMC(ctx context.Context, url string, in In
 				continue
 			}
 			ours++
-			msg, err := revalmsg.ParseIndexSync([]byte(m.Body))
+			msg, err := reval.ParseIndexSync([]byte(m.Body))
 			if err != nil {
 				return permanent(ErrMalformedMessage, err, "SQS message %s is not an IndexSyncMessage of a RevalidationSummaryDto: %v", m.ID, err)
 			}
@@ -347,10 +368,10 @@ func (a *SyncIngestActivities) receiveGMC(ctx context.Context, url string, in In
 				continue
 			}
 			gmc := msg.Payload.Doctor.GMCReferenceNumber
-			src := revalmsg.GMCDoc(*msg.Payload)
+			src := reval.GMCDoc(*msg.Payload)
 			ids := byGMC[gmc]
 			if len(ids) == 0 {
-				ids = []string{revalmsg.GMCOnlyDocID(gmc)}
+				ids = []string{reval.GMCOnlyDocID(gmc)}
 			}
 			for _, id := range ids {
 				docs = append(docs, esclient.Doc{ID: id, Source: src})

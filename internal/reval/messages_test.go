@@ -1,4 +1,4 @@
-package revalmsg
+package reval
 
 import (
 	"errors"

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/esclient"
-	"github.com/opsflow/opsflow/internal/revalmsg"
+	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
@@ -21,7 +21,7 @@ func gmcBodies(t *testing.T, seed uint64, from, to int) []string {
 	t.Helper()
 	var out []string
 	for i := from; i < to; i++ {
-		b, err := json.Marshal(revalmsg.IndexSyncMessage{Payload: ptrTo(viaJSON[revalmsg.RevalidationSummary](t, revalsim.Generate(seed, i).GMC))})
+		b, err := json.Marshal(reval.IndexSyncMessage{Payload: ptrTo(viaJSON[reval.RevalidationSummary](t, revalsim.Generate(seed, i).GMC))})
 		require.NoError(t, err)
 		out = append(out, string(b))
 	}
@@ -38,7 +38,7 @@ func tcsBuild(t *testing.T, s revalServers, index string, seed uint64, n int) {
 	var docs []esclient.Doc
 	for i := range n {
 		c := revalsim.Generate(seed, i).Connection
-		docs = append(docs, esclient.Doc{ID: revalmsg.DocID(c.TCSPersonID), Source: revalmsg.ConnectionDoc(viaJSON[revalmsg.ConnectionInfo](t, c))})
+		docs = append(docs, esclient.Doc{ID: reval.DocID(c.TCSPersonID), Source: reval.ConnectionDoc(viaJSON[reval.ConnectionInfo](t, c))})
 	}
 	_, err := s.es.BulkIndex(context.Background(), index, docs, esclient.WithRefresh())
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestIngestGMCClearDeletesAnEarlierRunsMessagesAndDatesTheClearOnTheQueuesCl
 	require.NoError(t, s.sqs.Send(ctx, url, append(gmcBodies(t, 5, 0, 30), syncEndBody(5))...))
 
 	env := activityEnv()
-	ing := &SyncIngestActivities{SQS: s.sqs, ES: s.es, Receivers: 4}
+	ing := &SQSActivities{SQS: s.sqs, Sink: s.es, Receivers: 4}
 	env.RegisterActivity(ing)
 	before := time.Now().Truncate(time.Millisecond)
 	v, err := env.ExecuteActivity(ing.ClearGMCQueue, ClearGMCInput{Queue: name})
@@ -117,7 +117,7 @@ func TestIngestGMCDropsAnEarlierRunsMessagesAndEndsOnItsOwnSyncEnd(t *testing.T)
 	require.NoError(t, s.sqs.Send(ctx, url, append(gmcBodies(t, 99, 2000, 2015), syncEndBody(7))...))
 
 	env := activityEnv()
-	ing := &SyncIngestActivities{DialAMQP: s.dial, SQS: s.sqs, ES: s.es, Receivers: 4}
+	ing := &SQSActivities{SQS: s.sqs, Sink: s.es, Receivers: 4}
 	env.RegisterActivity(ing)
 	env.RegisterActivity(&RabbitActivities{Dial: s.dial})
 	v, err := env.ExecuteActivity(ing.ClearGMCQueue, ClearGMCInput{Queue: name})
@@ -154,7 +154,7 @@ func TestIngestGMCDropsAnEarlierRunsMessagesAndEndsOnItsOwnSyncEnd(t *testing.T)
 	}()
 	// The receivers meet the earlier run's messages first; then the producer answers.
 	time.Sleep(time.Second)
-	_, err = env.ExecuteActivity((&RabbitActivities{}).PublishRevalCommand, CommandInput{RoutingKey: GMCSyncStartKey, Command: GMCSyncCommand})
+	_, err = env.ExecuteActivity((&RabbitActivities{}).PublishRevalCommand, CommandInput{RoutingKey: reval.GMCSyncStartKey, Command: reval.GMCSyncStartCommand})
 	require.NoError(t, err)
 	var o outcome
 	select {
@@ -175,7 +175,7 @@ func TestIngestGMCDropsAnEarlierRunsMessagesAndEndsOnItsOwnSyncEnd(t *testing.T)
 	total, err := s.es.Count(ctx, index)
 	require.NoError(t, err)
 	assert.Equal(t, int64(tcsN+gmcOnly), total)
-	n, err := s.es.CountQuery(ctx, index, map[string]any{"ids": map[string]any{"values": []string{revalmsg.GMCOnlyDocID("1001000")}}})
+	n, err := s.es.CountQuery(ctx, index, map[string]any{"ids": map[string]any{"values": []string{reval.GMCOnlyDocID("1001000")}}})
 	require.NoError(t, err)
 	assert.Zero(t, n, "a stale summary never reaches the build")
 	queueEmpty(t, s, url)
@@ -194,7 +194,7 @@ func TestIngestGMCADuplicateSyncEndDoesNotEndThePhaseBeforeTheAnnouncedCountIsSt
 	name, url := gmcQueue(t, s)
 
 	env := activityEnv()
-	ing := &SyncIngestActivities{SQS: s.sqs, ES: s.es, Receivers: 4}
+	ing := &SQSActivities{SQS: s.sqs, Sink: s.es, Receivers: 4}
 	env.RegisterActivity(ing)
 	v, err := env.ExecuteActivity(ing.ClearGMCQueue, ClearGMCInput{Queue: name})
 	require.NoError(t, err)

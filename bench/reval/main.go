@@ -99,6 +99,17 @@ func run(o options) (err error) {
 	if err := h.setup(ctx, fail); err != nil {
 		return err
 	}
+	// The benchmark's builds must not serve the dev stack afterwards: the demo's next sync
+	// would be refused as 300 000 doctors shrinking to 5 000.
+	defer func() {
+		if h.eng != nil && !o.keep {
+			wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+			defer wcancel()
+			if werr := h.eng.wipe(wctx); werr != nil {
+				say("could not delete the benchmark's indices: %v", werr)
+			}
+		}
+	}()
 	say("%d doctors (+%d GMC only), seed %d, batch %d, environment %s; %s", o.doctors, o.gmcOnly, o.seed, o.batch, h.env, machine())
 	say("search engine: %s", h.eng)
 

@@ -56,22 +56,6 @@ type ReleaseDeployResult struct {
 	DryRun bool `json:"dryRun,omitempty"`
 }
 
-// Failure types of a ReleaseDeploy run, for operators and alerting.
-const (
-	// ErrSiteDeployFailed: a step before the stop failed; the site runs what it ran before.
-	ErrSiteDeployFailed = "SiteDeployFailed"
-	// ErrSiteRolledBack: a step after the stop failed; the previous version runs again.
-	ErrSiteRolledBack = "SiteDeployRolledBack"
-	// ErrSiteLeftDown: the rollback failed too; the site's services are stopped.
-	ErrSiteLeftDown = "SiteLeftStopped"
-	// ErrSiteBusy: another release holds the site's deploy lock; nothing was touched there.
-	ErrSiteBusy = "SiteBusy"
-	// ErrTimeLimit: the run's time limit passed before any site's services were stopped.
-	ErrTimeLimit = "TimeLimitReached"
-	// ErrInvalidInput: the input cannot be run (a malformed time limit).
-	ErrInvalidInput = "InvalidInput"
-)
-
 // SiteLockChange is the workflow.GetVersion change id of the site lock and the time limit.
 // Runs started before it replay and finish as they began, without either.
 const SiteLockChange = "site-lock-and-time-limit"
@@ -82,9 +66,10 @@ func ReleaseDeployWorkflowID(version string) string { return "release-" + versio
 
 // Activity handles: method values on nil pointers give the registered activity names.
 var (
-	releaseActs  *activities.ReleaseActivities
-	artifactActs *activities.ArtifactActivities
-	siteActs     *activities.SiteActivities
+	releaseActs    *activities.ReleaseActivities
+	artifactActs   *activities.ArtifactActivities
+	siteFilesActs  *activities.SiteFilesActivities
+	supervisorActs *activities.SupervisorActivities
 )
 
 // ReleaseDeploy tags the release, exports its artifact and deploys it to each site whose
@@ -114,7 +99,7 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	}
 
 	if _, err := release.ParseVersion(in.Version); err != nil {
-		return fail("validate", temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidVersion, nil))
+		return fail("validate", temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidVersion, nil))
 	}
 	// Forward steps run on fwd: the run's time limit cancels it. Runs started before the
 	// limit existed (guarded false) have none.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/opsflow/opsflow/internal/amqpx"
+	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/reval"
 	"github.com/opsflow/opsflow/internal/revalsim"
 	"github.com/opsflow/opsflow/internal/sqsclient"
@@ -31,18 +32,11 @@ func main() {
 	}
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
 func run() error {
-	doctorsDefault, _ := strconv.Atoi(envOr("OPSFLOW_SIM_DOCTORS", "2000"))
-	amqpURL := flag.String("amqp-url", envOr("OPSFLOW_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ URL (env OPSFLOW_AMQP_URL)")
-	sqsURL := flag.String("sqs-endpoint", envOr("OPSFLOW_SQS_ENDPOINT", "http://127.0.0.1:9324"), "SQS endpoint (env OPSFLOW_SQS_ENDPOINT)")
-	env := flag.String("environment", envOr("OPSFLOW_ENVIRONMENT", "dev"), "environment whose GMC queue is answered (env OPSFLOW_ENVIRONMENT)")
+	doctorsDefault, _ := strconv.Atoi(config.Env("OPSFLOW_SIM_DOCTORS", "2000"))
+	amqpURL := flag.String("amqp-url", config.Env("OPSFLOW_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "RabbitMQ URL (env OPSFLOW_AMQP_URL)")
+	sqsURL := flag.String("sqs-endpoint", config.Env("OPSFLOW_SQS_ENDPOINT", "http://127.0.0.1:9324"), "SQS endpoint (env OPSFLOW_SQS_ENDPOINT)")
+	env := flag.String("environment", config.Env("OPSFLOW_ENVIRONMENT", "dev"), "environment whose GMC queue is answered (env OPSFLOW_ENVIRONMENT)")
 	doctors := flag.Int("doctors", doctorsDefault, "doctors TCS and GMC both know (env OPSFLOW_SIM_DOCTORS), up to 300000")
 	gmcOnly := flag.Int("gmc-only", 0, "further doctors only GMC knows")
 	seed := flag.Uint64("seed", 1, "population seed: the same seed gives the same doctors")

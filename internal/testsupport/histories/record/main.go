@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/testsupport/histories"
 )
 
@@ -33,21 +34,14 @@ func main() {
 	}
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 func run() error {
 	label := flag.String("label", "", "code version the histories are recorded with, e.g. v1 or before_sync_time_limit (required)")
 	only := flag.String("only", "", "comma-separated scenarios or workflows to record (default: all; see -list)")
 	force := flag.Bool("force", false, "overwrite existing files of this label")
 	dir := flag.String("dir", "testdata/histories", "directory of the recorded histories")
 	list := flag.Bool("list", false, "list the scenarios and the files they write, then exit")
-	address := flag.String("address", envOr("OPSFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend (OPSFLOW_TEMPORAL_ADDRESS)")
-	namespace := flag.String("namespace", envOr("OPSFLOW_TEMPORAL_NAMESPACE", "default"), "Temporal namespace (OPSFLOW_TEMPORAL_NAMESPACE)")
+	address := flag.String("address", config.Env("OPSFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend (OPSFLOW_TEMPORAL_ADDRESS)")
+	namespace := flag.String("namespace", config.Env("OPSFLOW_TEMPORAL_NAMESPACE", "default"), "Temporal namespace (OPSFLOW_TEMPORAL_NAMESPACE)")
 	taskQueue := flag.String("task-queue", histories.DefaultTaskQueue, "the recorder's own task queue")
 	flag.Parse()
 

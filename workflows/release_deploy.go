@@ -82,98 +82,38 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	if err != nil {
 		return nil, err
 	}
-	log := workflow.GetLogger(ctx)
 	guarded := workflow.GetVersion(ctx, SiteLockChange, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
 		ProcedureKey.ValueSet("ReleaseDeploy"), VersionKey.ValueSet(in.Version), OutcomeKey.ValueSet(OutcomeRunning)); err != nil {
 		return nil, err
 	}
-	res := &ReleaseDeployResult{Version: in.Version, DryRun: in.DryRun}
+	r := &releaseRun{ctx: ctx, fwd: ctx, guarded: guarded, tr: tr, in: in,
+		res: &ReleaseDeployResult{Version: in.Version, DryRun: in.DryRun}}
 	defer tr.finish()
-	fail := func(step string, err error) (*ReleaseDeployResult, error) {
-		tr.step("failed: " + step)
-		tr.p.Error = err.Error()
-		setOutcome(ctx, OutcomeFailed)
-		tr.notify(ctx, "failed", err)
-		return nil, err
-	}
 
 	if _, err := release.ParseVersion(in.Version); err != nil {
-		return fail("validate", temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidVersion, nil))
+		return nil, r.fail("validate", temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidVersion, nil))
 	}
 	// Forward steps run on fwd: the run's time limit cancels it. Runs started before the
 	// limit existed (guarded false) have none.
-	var limit *timeLimit
-	fwd := ctx
 	if guarded {
-		if limit, err = startTimeLimit(ctx, in.TimeLimit); err != nil {
-			return fail("validate", err)
+		if r.limit, err = startTimeLimit(ctx, in.TimeLimit); err != nil {
+			return nil, r.fail("validate", err)
 		}
-		fwd = limit.ctx
+		r.fwd = r.limit.ctx
 	}
-	step := func(name string, opts workflow.ActivityOptions, act any, arg any, out any) error {
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(fwd, limit.options(ctx, opts)), act, arg).Get(fwd, out)
-		if err != nil && limit.reached(ctx) {
-			return limit.error(name, err)
-		}
-		return err
-	}
-
-	tr.step("tag")
-	var tag activities.TagResult
-	if err := step("tag", tagOptions, releaseActs.CreateReleaseTag, activities.TagInput{Version: in.Version, DryRun: in.DryRun}, &tag); err != nil {
-		return fail("tag", err)
-	}
-	res.Commit = tag.Commit
-
-	var plan activities.ReleasePlan
-	if err := step("plan", centralOptions, releaseActs.PlanRelease, in.Sites, &plan); err != nil {
-		return fail("plan", err)
-	}
-	tr.watchStuck(ctx, plan.StuckAfter)
-	targets := plan.Sites
-	names := make([]string, 0, len(targets))
-	for _, t := range targets {
-		names = append(names, t.Name)
-		tr.site(t.Name, "waiting")
-	}
-	environment := RunEnvironment(in.Environment, plan.Environment)
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SiteKey.ValueSet(names), EnvironmentKey.ValueSet(environment)); err != nil {
+	plan, err := r.central()
+	if err != nil {
 		return nil, err
 	}
-
-	tr.step("export")
-	if err := step("export", exportOptions, artifactActs.ExportArtifact,
-		activities.ExportInput{Version: in.Version, Commit: tag.Commit, DryRun: in.DryRun}, &res.Artifact); err != nil {
-		return fail("export", err)
-	}
-
-	for _, t := range targets {
+	for _, t := range plan.Sites {
 		tr.step("deploy " + t.Name)
-		d := &siteDeploy{ctx: ctx, fwd: fwd, limit: limit, lock: guarded && !in.DryRun, tr: tr, t: t, in: in,
-			commit: tag.Commit, art: res.Artifact, environment: environment}
+		d := &siteDeploy{ctx: ctx, fwd: r.fwd, limit: r.limit, lock: guarded && !in.DryRun, tr: tr, t: t, in: in,
+			commit: r.res.Commit, art: r.res.Artifact, environment: plan.Environment}
 		outcome, err := d.run()
-		res.Sites = append(res.Sites, outcome)
+		r.res.Sites = append(r.res.Sites, outcome)
 		if err != nil {
-			tr.step("failed: deploy " + t.Name)
-			tr.p.Error = err.Error()
-			errType, state := ErrSiteDeployFailed, OutcomeFailed
-			switch {
-			case outcome.LeftDown:
-				errType, state = ErrSiteLeftDown, OutcomeLeftDown
-				log.Error("SERVICES LEFT STOPPED: rollback failed; act now", "site", t.Name, "error", err)
-			case outcome.RolledBack:
-				errType, state = ErrSiteRolledBack, OutcomeRolledBack
-			case isType(err, ErrSiteBusy):
-				errType = ErrSiteBusy
-			case isType(err, ErrTimeLimit):
-				errType = ErrTimeLimit
-			}
-			setOutcome(ctx, state)
-			failure := temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("release %s failed on site %s: %v", in.Version, t.Name, err), errType, err, res)
-			tr.notify(ctx, "failed", failure)
-			return nil, failure
+			return nil, r.siteFailed(t, outcome, err)
 		}
 	}
 	tr.step("done")
@@ -182,5 +122,92 @@ func ReleaseDeploy(ctx workflow.Context, in ReleaseDeployInput) (*ReleaseDeployR
 	} else {
 		setOutcome(ctx, OutcomeSucceeded)
 	}
-	return res, nil
+	return r.res, nil
+}
+
+// releaseRun is one ReleaseDeploy run's state between its steps.
+type releaseRun struct {
+	ctx     workflow.Context // the run's context
+	fwd     workflow.Context // forward steps: cancelled by the time limit or a cancel request
+	limit   *timeLimit       // nil for runs started before the time limit
+	guarded bool             // the run has the site lock and the time limit (SiteLockChange)
+	tr      *tracker
+	in      ReleaseDeployInput
+	res     *ReleaseDeployResult
+}
+
+// step runs a central forward activity; past the time limit its error says so.
+func (r *releaseRun) step(name string, opts workflow.ActivityOptions, act any, arg any, out any) error {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.fwd, r.limit.options(r.ctx, opts)), act, arg).Get(r.fwd, out)
+	if err != nil && r.limit.reached(r.ctx) {
+		return r.limit.error(name, err)
+	}
+	return err
+}
+
+// fail records a failed central step and tells operators; it returns err.
+func (r *releaseRun) fail(step string, err error) error {
+	r.tr.step("failed: " + step)
+	r.tr.p.Error = err.Error()
+	setOutcome(r.ctx, OutcomeFailed)
+	r.tr.notify(r.ctx, "failed", err)
+	return err
+}
+
+// central tags the release, plans where it goes (the sites, in the run's environment) and
+// exports its artifact.
+func (r *releaseRun) central() (activities.ReleasePlan, error) {
+	ctx, tr, in := r.ctx, r.tr, r.in
+	tr.step("tag")
+	var tag activities.TagResult
+	if err := r.step("tag", tagOptions, releaseActs.CreateReleaseTag, activities.TagInput{Version: in.Version, DryRun: in.DryRun}, &tag); err != nil {
+		return activities.ReleasePlan{}, r.fail("tag", err)
+	}
+	r.res.Commit = tag.Commit
+
+	var plan activities.ReleasePlan
+	if err := r.step("plan", centralOptions, releaseActs.PlanRelease, in.Sites, &plan); err != nil {
+		return activities.ReleasePlan{}, r.fail("plan", err)
+	}
+	tr.watchStuck(ctx, plan.StuckAfter)
+	names := make([]string, 0, len(plan.Sites))
+	for _, t := range plan.Sites {
+		names = append(names, t.Name)
+		tr.site(t.Name, "waiting")
+	}
+	plan.Environment = RunEnvironment(in.Environment, plan.Environment)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SiteKey.ValueSet(names), EnvironmentKey.ValueSet(plan.Environment)); err != nil {
+		return activities.ReleasePlan{}, err
+	}
+
+	tr.step("export")
+	if err := r.step("export", exportOptions, artifactActs.ExportArtifact,
+		activities.ExportInput{Version: in.Version, Commit: tag.Commit, DryRun: in.DryRun}, &r.res.Artifact); err != nil {
+		return activities.ReleasePlan{}, r.fail("export", err)
+	}
+	return plan, nil
+}
+
+// siteFailed ends the run after a site's deploy failed: the failure type says what the site
+// runs now (the version before, the previous one again, or nothing: services stopped).
+func (r *releaseRun) siteFailed(t activities.SiteTarget, outcome SiteOutcome, err error) error {
+	r.tr.step("failed: deploy " + t.Name)
+	r.tr.p.Error = err.Error()
+	errType, state := ErrSiteDeployFailed, OutcomeFailed
+	switch {
+	case outcome.LeftDown:
+		errType, state = ErrSiteLeftDown, OutcomeLeftDown
+		workflow.GetLogger(r.ctx).Error("SERVICES LEFT STOPPED: rollback failed; act now", "site", t.Name, "error", err)
+	case outcome.RolledBack:
+		errType, state = ErrSiteRolledBack, OutcomeRolledBack
+	case isType(err, ErrSiteBusy):
+		errType = ErrSiteBusy
+	case isType(err, ErrTimeLimit):
+		errType = ErrTimeLimit
+	}
+	setOutcome(r.ctx, state)
+	failure := temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("release %s failed on site %s: %v", r.in.Version, t.Name, err), errType, err, r.res)
+	r.tr.notify(r.ctx, "failed", failure)
+	return failure
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -26,6 +26,7 @@ func runSync(args []string) error {
 	heartbeat := fs.String("heartbeat-timeout", "", "how soon a crashed ingest resumes on another worker (default 1m)")
 	maxShrink := fs.Float64("max-shrink", 0.1, "refuse the switch if the new index is smaller than the live one by more than this fraction")
 	keep := fs.Int("keep-previous", 1, "older builds that served kept for rollback (builds that never served are deleted)")
+	timeLimit := fs.String("time-limit", "", "the sync's own limit up to the alias switch: past it the new build is dropped, operators notified, the run fails (default 20h)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,38 +59,55 @@ func runSync(args []string) error {
 	if *rollback {
 		return runRollback(ctx, c, *cfg)
 	}
-	rollbackID := workflows.RevalidationRollbackWorkflowID(cfg.Environment)
-	if running, runID, err := isRunning(ctx, c, rollbackID); err != nil {
-		return err
-	} else if running {
-		return fmt.Errorf("a revalidation rollback of %s is running (workflow %s, run %s); start the sync once it has ended",
-			cfg.Environment, rollbackID, runID)
-	}
 	in := workflows.RevalidationSyncInput{Environment: cfg.Environment, MaxShrink: maxShrink, KeepPrevious: keep,
-		IdleTimeout: *idle, HeartbeatTimeout: *heartbeat}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       id,
-		TaskQueue:                cfg.Temporal.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without this the SDK hands back the running sync's handle instead of an error.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		WorkflowExecutionTimeout:                 24 * time.Hour,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("RevalidationSync"),
-			workflows.EnvironmentKey.ValueSet(cfg.Environment)),
-	}, workflows.RevalidationSync, in)
+		IdleTimeout: *idle, HeartbeatTimeout: *heartbeat, TimeLimit: *timeLimit}
+	run, err := startSync(ctx, c, cfg.Temporal.TaskQueue, in)
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			return fmt.Errorf("a revalidation sync of %s is already running (workflow %s, run %s); not starting a second one. "+
-				"Follow it with `opsflow progress --workflow-id %s`, or stop it with `opsflow sync --environment %s --abort REASON`",
-				cfg.Environment, id, started.RunId, id, cfg.Environment)
-		}
-		return fmt.Errorf("start RevalidationSync: %w", err)
+		return err
 	}
 	fmt.Printf("started RevalidationSync of %s\n  workflow id: %s\n  web UI:      %s\n", cfg.Environment, run.GetID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
 	if !*wait {
 		return nil
 	}
 	return follow(ctx, c, run, &workflows.RevalidationSyncResult{})
+}
+
+// startSync starts RevalidationSync unless the environment's rollback runs. The server's
+// execution timeout is the sync's own time limit plus RevalidationSyncWindDown, so the run's
+// deadline (drop the build, notify) always comes first.
+func startSync(ctx context.Context, c client.Client, taskQueue string, in workflows.RevalidationSyncInput) (client.WorkflowRun, error) {
+	env := in.Environment
+	limit, err := workflows.ParseSyncTimeLimit(in.TimeLimit)
+	if err != nil {
+		return nil, fmt.Errorf("sync: --time-limit: %w", err)
+	}
+	rollbackID := workflows.RevalidationRollbackWorkflowID(env)
+	if running, runID, err := isRunning(ctx, c, rollbackID); err != nil {
+		return nil, err
+	} else if running {
+		return nil, fmt.Errorf("a revalidation rollback of %s is running (workflow %s, run %s); start the sync once it has ended",
+			env, rollbackID, runID)
+	}
+	id := workflows.RevalidationSyncWorkflowID(env)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the running sync's handle instead of an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		WorkflowExecutionTimeout:                 workflows.RevalidationSyncExecutionTimeout(limit),
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("RevalidationSync"),
+			workflows.EnvironmentKey.ValueSet(env)),
+	}, workflows.RevalidationSync, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return nil, fmt.Errorf("a revalidation sync of %s is already running (workflow %s, run %s); not starting a second one. "+
+				"Follow it with `opsflow progress --workflow-id %s`, or stop it with `opsflow sync --environment %s --abort REASON`",
+				env, id, started.RunId, id, env)
+		}
+		return nil, fmt.Errorf("start RevalidationSync: %w", err)
+	}
+	return run, nil
 }

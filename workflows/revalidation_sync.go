@@ -32,6 +32,11 @@ type RevalidationSyncInput struct {
 	HeartbeatTimeout string `json:"heartbeatTimeout,omitempty"`
 	// Quiet is how long the GMC queue must be silent after its syncEnd (default "5s").
 	Quiet string `json:"quiet,omitempty"`
+	// TimeLimit is the run's own limit from its start to the alias switch (Go duration,
+	// default "20h", at least "1m"). When it passes before the switch, the phase under way is
+	// cancelled, the new build is dropped, operators are notified and the run fails with
+	// TimeLimitReached; the live index keeps serving. A switch under way is never cut.
+	TimeLimit string `json:"timeLimit,omitempty"`
 }
 
 // RevalidationSyncResult reports the build, the counts and what was cleaned up.
@@ -62,6 +67,11 @@ func RevalidationSyncWorkflowID(env string) string { return "revalidation-sync-"
 // queue before gmcSyncStart: runs started before it (DefaultVersion) replay without it.
 const PurgeGMCQueueChange = "purge-gmc-queue"
 
+// SyncTimeLimitChange is the workflow.GetVersion change id of the sync's own time limit
+// (RevalidationSyncInput.TimeLimit): runs started before it (DefaultVersion) replay and
+// finish without it.
+const SyncTimeLimitChange = "sync-time-limit"
+
 // Activity handles: method values on nil pointers give the registered activity names.
 var (
 	searchActs *activities.SearchIndexActivities
@@ -73,7 +83,8 @@ var (
 // new timestamped index from TCS (RabbitMQ) and GMC (SQS) while the live one keeps
 // serving, checks the counts, moves all four aliases in one request, asks downstream
 // services to rebuild, and deletes old builds. An abort (signal or update) before the
-// switch drops the new build and leaves the live index serving.
+// switch drops the new build and leaves the live index serving; so does the run's own time
+// limit, which also notifies operators and fails the run.
 func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*RevalidationSyncResult, error) {
 	tr, err := newTracker(ctx, "RevalidationSync")
 	if err != nil {
@@ -94,6 +105,9 @@ func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*Revalida
 	r := newSyncRun(ctx, tr, in, set)
 	if err := r.handleAbort(); err != nil {
 		return nil, err
+	}
+	if workflow.GetVersion(ctx, SyncTimeLimitChange, workflow.DefaultVersion, 1) >= 1 {
+		r.startTimeLimit()
 	}
 	if step, err := r.build(); err != nil {
 		return r.fail(step, err)
@@ -181,7 +195,7 @@ func (r *syncRun) check() (string, error) {
 	r.tr.p.Counts["total"] = res.Counts.Total
 	r.tr.p.Counts["currentConnections"] = res.Counts.CurrentConnections
 	r.tr.p.Counts["discrepancies"] = res.Counts.Discrepancies
-	if res.AbortReason != "" {
+	if res.AbortReason != "" || r.limitPassed {
 		return "check counts", temporal.NewCanceledError()
 	}
 	return "", nil
@@ -193,6 +207,7 @@ func (r *syncRun) check() (string, error) {
 func (r *syncRun) switchAndFinish() (*RevalidationSyncResult, error) {
 	ctx, res := r.ctx, r.res
 	r.switching = true
+	r.stopTimeLimit() // the switch is never cut by the limit
 	r.tr.step("switch aliases")
 	var sw activities.SwitchResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, indexOptions), searchActs.SwitchRevalAliases,

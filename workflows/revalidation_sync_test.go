@@ -328,6 +328,7 @@ func TestRevalidationSyncRefusesBadInput(t *testing.T) {
 		"no environment": {},
 		"bad duration":   {Environment: "prod", IdleTimeout: "soon"},
 		"bad shrink":     {Environment: "prod", MaxShrink: ptr(1.5)},
+		"bad time limit": {Environment: "prod", TimeLimit: "30s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			env, m := revalEnv(t, nil)

@@ -77,15 +77,21 @@ func (c *Client) BulkIndex(ctx context.Context, index string, docs []Doc, opts .
 // fields present in Source replace the stored ones, other fields are kept,
 // and a missing document is created from Source. This is how incremental
 // (CDC) changes are applied without clobbering fields owned by other feeds.
-// Every Doc needs an ID.
+// Every Doc needs an ID. Two writers updating one document at once (two
+// consumers holding duplicates of one message) conflict on its version; the
+// engine retries such an update itself (retry_on_conflict) instead of refusing it.
 func (c *Client) BulkUpsert(ctx context.Context, index string, docs []Doc, opts ...BulkOption) (BulkResult, error) {
 	return c.bulk(ctx, "update", index, docs, opts, func(d Doc) (elastic.BulkableRequest, error) {
 		if d.ID == "" {
 			return nil, errors.New("esclient: BulkUpsert needs a document id")
 		}
-		return elastic.NewBulkUpdateRequest().Id(d.ID).Doc(d.Source).DocAsUpsert(true), nil
+		return elastic.NewBulkUpdateRequest().Id(d.ID).Doc(d.Source).DocAsUpsert(true).RetryOnConflict(upsertConflictRetries), nil
 	})
 }
+
+// upsertConflictRetries is how often the engine retries a partial update whose document
+// changed under it (a version conflict).
+const upsertConflictRetries = 5
 
 func (c *Client) bulk(ctx context.Context, op, index string, docs []Doc, opts []BulkOption,
 	mk func(Doc) (elastic.BulkableRequest, error)) (BulkResult, error) {

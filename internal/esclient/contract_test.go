@@ -306,6 +306,37 @@ func TestBulkUpsertPartialUpdateKeepsOtherFields(t *testing.T) {
 	assert.Error(t, err, "upsert needs an id")
 }
 
+// Writers updating one document at once (two consumers holding duplicates of one message)
+// do not refuse each other with a version conflict.
+func TestBulkUpsertConcurrentUpdatesOfOneDocumentAllSucceed(t *testing.T) {
+	e := target(t)
+	name := e.index("upsert-race", testMapping())
+	var wg sync.WaitGroup
+	failed := make(chan []ItemError, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			docs := make([]Doc, 0, 50)
+			for j := range 50 {
+				docs = append(docs, Doc{ID: "d" + strconv.Itoa(j), Source: map[string]any{"tisStatus": "S" + strconv.Itoa(i), "existsInGmc": true}})
+			}
+			res, err := e.c.BulkUpsert(e.ctx, name, docs)
+			if err == nil {
+				failed <- res.Failed
+			}
+		})
+	}
+	wg.Wait()
+	close(failed)
+	n := 0
+	for f := range failed {
+		n++
+		assert.Empty(t, f)
+	}
+	assert.Equal(t, 8, n, "every bulk request answered")
+	require.NoError(t, e.c.Refresh(e.ctx, name))
+	assert.Equal(t, int64(50), e.count(name))
+}
+
 func TestFilteredAliasesCount(t *testing.T) {
 	e := target(t)
 	name := e.index("filters", testMapping())

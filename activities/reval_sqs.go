@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,109 +38,10 @@ func (a *SQSActivities) receivers() int {
 
 // The GMC leg of the sync: the recommendation service answers gmcSyncStart with one
 // IndexSyncMessage per doctor and a syncEnd on the SQS queue
-// tis-revalidation-sync-gmc-queue-<env>. The queue outlives runs, so before gmcSyncStart the
+// reval.GMCSyncQueue(env). The queue outlives runs, so before gmcSyncStart the
 // queue is cleared (ClearGMCQueue) and the ingest (IngestGMC) deletes unread whatever SQS
 // accepted before that instant: another run's summaries or syncEnd can never end this run's
 // phase, nor be counted or stored in its build.
-
-// gmcMarkerPrefix starts the body of the marker ClearGMCQueue sends itself to read the
-// queue's clock. It is never a revalidation message; a consumer deletes it unread.
-const gmcMarkerPrefix = `{"opsflowClearMarker":`
-
-// ClearGMCInput names the GMC queue.
-type ClearGMCInput struct {
-	Queue string `json:"queue"`
-}
-
-// GMCClearResult says what ClearGMCQueue removed and from when messages belong to this run.
-type GMCClearResult struct {
-	// Cleared counts the stale messages deleted (an earlier run's summaries and syncEnd).
-	Cleared int64 `json:"cleared"`
-	// NotBefore is the SentTimestamp SQS gave the clear's own marker: the queue's clock, in
-	// milliseconds, at a moment when every earlier visible message was already there. It is
-	// what IngestGMC compares SentTimestamps with, so the worker's clock never matters.
-	NotBefore time.Time `json:"notBefore"`
-}
-
-// ClearGMCQueue empties the GMC queue before gmcSyncStart, so nothing an earlier run left
-// (summaries, a syncEnd with an old count, a second answer to a retried gmcSyncStart) is read
-// as this run's answer. It sends itself a marker, then receives and deletes until a long poll
-// finds the queue empty, and returns the marker's SentTimestamp as NotBefore. It does not use
-// SQS PurgeQueue: on AWS a purge runs for up to 60 s and may also delete the summaries the
-// recommendation service sends meanwhile. Messages another consumer holds in flight (a crashed
-// worker's) are not visible to the clear; they come back later and IngestGMC drops them by
-// their SentTimestamp.
-func (a *SQSActivities) ClearGMCQueue(ctx context.Context, in ClearGMCInput) (GMCClearResult, error) {
-	var res GMCClearResult
-	url, err := a.SQS.EnsureQueue(ctx, in.Queue)
-	if err != nil {
-		return res, err
-	}
-	info := activity.GetInfo(ctx)
-	token, err := json.Marshal(fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.RunID, info.ActivityID, info.Attempt))
-	if err != nil {
-		return res, err
-	}
-	marker := gmcMarkerPrefix + string(token) + "}"
-	sentBy := time.Now().Truncate(time.Millisecond) // the worker's clock: a fallback only
-	if err := a.SQS.Send(ctx, url, marker); err != nil {
-		return res, err
-	}
-	var cleared atomic.Int64
-	var mu sync.Mutex
-	seen := false
-	for round := 0; ; round++ {
-		var wg sync.WaitGroup
-		errs := make(chan error, a.receivers())
-		for range a.receivers() {
-			wg.Go(func() {
-				for {
-					msgs, err := a.SQS.Receive(ctx, url, sqsclient.MaxBatch, time.Second)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if len(msgs) == 0 {
-						return // a long poll found nothing visible
-					}
-					var n int64
-					for _, m := range msgs {
-						switch {
-						case m.Body == marker:
-							mu.Lock()
-							seen, res.NotBefore = true, m.SentAt
-							mu.Unlock()
-						case !strings.HasPrefix(m.Body, gmcMarkerPrefix): // an earlier attempt's marker is not a message
-							n++
-						}
-					}
-					if err := a.SQS.Delete(ctx, url, msgs); err != nil {
-						errs <- err
-						return
-					}
-					activity.RecordHeartbeat(ctx, cleared.Add(n))
-				}
-			})
-		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return res, err
-		default:
-		}
-		if seen {
-			break
-		}
-		if round == 4 {
-			return res, fmt.Errorf("clear SQS queue %s: the clear's own marker never came back (%d stale messages deleted so far)", in.Queue, cleared.Load())
-		}
-	}
-	if res.NotBefore.IsZero() {
-		res.NotBefore = sentBy // a server that does not report SentTimestamp
-	}
-	res.Cleared = cleared.Load()
-	return res, nil
-}
 
 // gmcState is shared by the GMC receivers.
 type gmcState struct {
@@ -184,35 +84,13 @@ func (a *SQSActivities) IngestGMC(ctx context.Context, in IngestInput) (IngestRe
 	if err != nil {
 		return IngestResult{}, err
 	}
-	byGMC := map[string][]string{}
-	err = a.Sink.Scan(ctx, in.Index, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
-		gmc := reval.GMCNumberOf(src)
-		if gmc != "" {
-			byGMC[gmc] = append(byGMC[gmc], id)
-		}
-		return nil
-	})
+	byGMC, err := a.documentsByGMC(ctx, in.Index)
 	if err != nil {
 		return IngestResult{}, err
 	}
 	activity.RecordHeartbeat(ctx, p)
-
-	st := &gmcState{ends: map[string]sqsclient.Message{}, announced: p.Announced}
-	st.messages.Store(p.Messages)
-	st.stale.Store(p.Stale)
-	st.lastMessage.Store(time.Now().UnixNano())
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, a.receivers())
-	var wg sync.WaitGroup
-	for range a.receivers() {
-		wg.Go(func() {
-			if err := a.receiveGMC(rctx, url, in, byGMC, st); err != nil && rctx.Err() == nil {
-				errs <- err
-				cancel()
-			}
-		})
-	}
+	g := a.startGMCReceivers(ctx, in, url, byGMC, p)
+	defer g.cancel()
 	quiet := in.Quiet
 	if quiet <= 0 {
 		quiet = 3 * time.Second
@@ -220,93 +98,187 @@ func (a *SQSActivities) IngestGMC(ctx context.Context, in IngestInput) (IngestRe
 	// A short tick: the phase ends within 200 ms of its last document being stored.
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	// stopReceivers ends the receivers, gracefully (they store and delete what they hold) or
-	// by cancelling them, and returns the first error one of them hit.
-	stopReceivers := func(graceful bool) error {
-		if graceful {
-			st.stop.Store(true)
-		} else {
-			cancel()
-		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return err
-		default:
-			return nil
-		}
-	}
-	finish := func(err error) (IngestResult, error) {
-		if rerr := stopReceivers(err == nil); rerr != nil {
-			return IngestResult{}, rerr
-		}
-		return IngestResult{}, err
-	}
 	for {
 		select {
-		case <-rctx.Done():
-			if err := stopReceivers(false); err != nil {
+		case <-g.ctx.Done():
+			if err := g.stop(false); err != nil {
 				return IngestResult{}, err
 			}
 			return IngestResult{}, ctx.Err()
 		case <-tick.C:
 		}
-		ends, announced := st.held()
-		p = ingestProgress{Messages: st.messages.Load(), Announced: announced, Stale: st.stale.Load()}
-		activity.RecordHeartbeat(ctx, p)
-		silent := time.Since(time.Unix(0, st.lastMessage.Load()))
-		if len(ends) == 0 {
-			if in.IdleTimeout > 0 && silent > in.IdleTimeout {
-				_ = stopReceivers(false)
-				return IngestResult{}, permanent(ErrSyncDataTimeout, nil,
-					"no message on SQS queue %s for %s (%d doctors so far, no syncEnd; %d stale messages of an earlier run dropped): "+
-						"is the recommendation service answering gmcSyncStart?",
-					in.Queue, silent.Round(time.Second), p.Messages, p.Stale)
-			}
-			continue
-		}
-		// Without an announced count only a quiet queue says the doctors are all in; with
-		// one, the stored count says it (checked below) and waiting would only add time.
-		if silent < quiet && (announced == 0 || st.messages.Load() < announced) {
-			continue
-		}
-		if err := a.Sink.Refresh(ctx, in.Index); err != nil {
-			return finish(err)
-		}
-		withGMC, err := a.Sink.CountQuery(ctx, in.Index, exists("existsInGmc"))
-		if err != nil {
-			return finish(err)
-		}
-		if announced > 0 && withGMC < announced {
-			if in.IdleTimeout > 0 && silent > in.IdleTimeout {
-				_ = stopReceivers(false)
-				return IngestResult{}, permanent(ErrSyncIncomplete, nil,
-					"SQS queue %s announced %d doctors, %d stored, and nothing more arrived for %s",
-					in.Queue, announced, withGMC, silent.Round(time.Second))
-			}
-			continue // messages of a crashed attempt come back after their visibility timeout
-		}
-		if _, err := finish(nil); err != nil {
-			return IngestResult{}, err
-		}
-		ends, announced = st.held() // a receiver may have taken another syncEnd meanwhile
-		if err := a.SQS.Delete(ctx, url, ends); err != nil {
-			return IngestResult{}, err
-		}
-		if err := a.Sink.Refresh(ctx, in.Index); err != nil {
-			return IngestResult{}, err
-		}
-		if withGMC, err = a.Sink.CountQuery(ctx, in.Index, exists("existsInGmc")); err != nil {
-			return IngestResult{}, err
-		}
-		created, err := a.Sink.CountQuery(ctx, in.Index, map[string]any{"bool": map[string]any{
-			"must_not": []any{exists("tcsPersonId")}}})
+		done, err := g.ready(ctx, quiet)
 		if err != nil {
 			return IngestResult{}, err
 		}
-		return IngestResult{Messages: st.messages.Load(), Docs: withGMC, Announced: announced, Created: created,
-			Stale: st.stale.Load(), Attempt: activity.GetInfo(ctx).Attempt, Seconds: time.Since(began).Seconds()}, nil
+		if done {
+			return g.complete(ctx, began)
+		}
 	}
+}
+
+// documentsByGMC maps every GMC number of the build to the ids of its documents.
+func (a *SQSActivities) documentsByGMC(ctx context.Context, index string) (map[string][]string, error) {
+	byGMC := map[string][]string{}
+	err := a.Sink.Scan(ctx, index, []string{"gmcReferenceNumber"}, 5000, func(id string, src json.RawMessage) error {
+		if gmc := reval.GMCNumberOf(src); gmc != "" {
+			byGMC[gmc] = append(byGMC[gmc], id)
+		}
+		return nil
+	})
+	return byGMC, err
+}
+
+// gmcRun is one IngestGMC attempt: its receivers and what they share.
+type gmcRun struct {
+	a   *SQSActivities
+	in  IngestInput
+	url string
+	st  *gmcState
+	// ctx is the receivers' context: cancelled when the activity's ends or a receiver fails.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+// startGMCReceivers starts the receivers, resuming the counters of an earlier attempt.
+func (a *SQSActivities) startGMCReceivers(ctx context.Context, in IngestInput, url string, byGMC map[string][]string,
+	p ingestProgress) *gmcRun {
+	st := &gmcState{ends: map[string]sqsclient.Message{}, announced: p.Announced}
+	st.messages.Store(p.Messages)
+	st.stale.Store(p.Stale)
+	st.lastMessage.Store(time.Now().UnixNano())
+	rctx, cancel := context.WithCancel(ctx)
+	g := &gmcRun{a: a, in: in, url: url, st: st, ctx: rctx, cancel: cancel, errs: make(chan error, a.receivers())}
+	for range a.receivers() {
+		g.wg.Go(func() {
+			if err := a.receiveGMC(rctx, url, in, byGMC, st); err != nil && rctx.Err() == nil {
+				g.errs <- err
+				cancel()
+			}
+		})
+	}
+	return g
+}
+
+// stop ends the receivers, gracefully (they store and delete what they hold) or by
+// cancelling them, and returns the first error one of them hit.
+func (g *gmcRun) stop(graceful bool) error {
+	if graceful {
+		g.st.stop.Store(true)
+	} else {
+		g.cancel()
+	}
+	g.wg.Wait()
+	select {
+	case err := <-g.errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// fail stops the receivers after err; a receiver's own error comes first.
+func (g *gmcRun) fail(err error) error {
+	if rerr := g.stop(false); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// ready heartbeats the counts and says whether the phase is complete (the receivers then
+// stopped gracefully). A producer silent too long ends it with a non-retryable error.
+func (g *gmcRun) ready(ctx context.Context, quiet time.Duration) (bool, error) {
+	st, in := g.st, g.in
+	ends, announced := st.held()
+	p := ingestProgress{Messages: st.messages.Load(), Announced: announced, Stale: st.stale.Load()}
+	activity.RecordHeartbeat(ctx, p)
+	silent := time.Since(time.Unix(0, st.lastMessage.Load()))
+	if len(ends) == 0 {
+		if in.IdleTimeout > 0 && silent > in.IdleTimeout {
+			_ = g.stop(false)
+			return false, permanent(ErrSyncDataTimeout, nil,
+				"no message on SQS queue %s for %s (%d doctors so far, no syncEnd; %d stale messages of an earlier run dropped): "+
+					"is the recommendation service answering gmcSyncStart?",
+				in.Queue, silent.Round(time.Second), p.Messages, p.Stale)
+		}
+		return false, nil
+	}
+	// Without an announced count only a quiet queue says the doctors are all in; with
+	// one, the stored count says it (checked below) and waiting would only add time.
+	if silent < quiet && (announced == 0 || st.messages.Load() < announced) {
+		return false, nil
+	}
+	if err := g.a.Sink.Refresh(ctx, in.Index); err != nil {
+		return false, g.fail(err)
+	}
+	withGMC, err := g.a.Sink.CountQuery(ctx, in.Index, exists("existsInGmc"))
+	if err != nil {
+		return false, g.fail(err)
+	}
+	if announced > 0 && withGMC < announced {
+		if in.IdleTimeout > 0 && silent > in.IdleTimeout {
+			_ = g.stop(false)
+			return false, permanent(ErrSyncIncomplete, nil,
+				"SQS queue %s announced %d doctors, %d stored, and nothing more arrived for %s",
+				in.Queue, announced, withGMC, silent.Round(time.Second))
+		}
+		return false, nil // messages of a crashed attempt come back after their visibility timeout
+	}
+	return true, g.stop(true)
+}
+
+// complete deletes the held syncEnds (a receiver may have taken another one meanwhile) and
+// counts what the phase stored.
+func (g *gmcRun) complete(ctx context.Context, began time.Time) (IngestResult, error) {
+	sink, index := g.a.Sink, g.in.Index
+	ends, announced := g.st.held()
+	if err := g.a.SQS.Delete(ctx, g.url, ends); err != nil {
+		return IngestResult{}, err
+	}
+	if err := sink.Refresh(ctx, index); err != nil {
+		return IngestResult{}, err
+	}
+	withGMC, err := sink.CountQuery(ctx, index, exists("existsInGmc"))
+	if err != nil {
+		return IngestResult{}, err
+	}
+	created, err := sink.CountQuery(ctx, index, map[string]any{"bool": map[string]any{
+		"must_not": []any{exists("tcsPersonId")}}})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return IngestResult{Messages: g.st.messages.Load(), Docs: withGMC, Announced: announced, Created: created,
+		Stale: g.st.stale.Load(), Attempt: activity.GetInfo(ctx).Attempt, Seconds: time.Since(began).Seconds()}, nil
+}
+
+// take decodes one message of this run: a summary gives the partial update of every
+// document with its GMC number (or of a new gmc-<number> document); a syncEnd is held in
+// st (nil documents). A malformed message is refused by its SQS id, never its content.
+func (st *gmcState) take(m sqsclient.Message, byGMC map[string][]string) ([]esclient.Doc, error) {
+	msg, err := reval.ParseIndexSync([]byte(m.Body))
+	if err != nil {
+		return nil, permanent(ErrMalformedMessage, err, "SQS message %s is not an IndexSyncMessage of a RevalidationSummaryDto: %v", m.ID, err)
+	}
+	if msg.SyncEnd {
+		st.mu.Lock()
+		st.ends[m.ID] = m
+		st.announced = max(st.announced, msg.Count)
+		st.mu.Unlock()
+		return nil, nil
+	}
+	gmc := msg.Payload.Doctor.GMCReferenceNumber
+	src := reval.GMCDoc(*msg.Payload)
+	ids := byGMC[gmc]
+	if len(ids) == 0 {
+		ids = []string{reval.GMCOnlyDocID(gmc)}
+	}
+	docs := make([]esclient.Doc, 0, len(ids))
+	for _, id := range ids {
+		docs = append(docs, esclient.Doc{ID: id, Source: src})
+	}
+	return docs, nil
 }
 
 // staleGMC says whether a message is not this run's: a clear's marker, or sent before
@@ -356,27 +328,14 @@ func (a *SQSActivities) receiveGMC(ctx context.Context, url string, in IngestInp
 				continue
 			}
 			ours++
-			msg, err := reval.ParseIndexSync([]byte(m.Body))
+			upd, err := st.take(m, byGMC)
 			if err != nil {
-				return permanent(ErrMalformedMessage, err, "SQS message %s is not an IndexSyncMessage of a RevalidationSummaryDto: %v", m.ID, err)
+				return err
 			}
-			if msg.SyncEnd {
-				st.mu.Lock()
-				st.ends[m.ID] = m
-				st.announced = max(st.announced, msg.Count)
-				st.mu.Unlock()
-				continue
+			if upd != nil { // nil: a syncEnd, held undeleted
+				docs = append(docs, upd...)
+				pending = append(pending, m)
 			}
-			gmc := msg.Payload.Doctor.GMCReferenceNumber
-			src := reval.GMCDoc(*msg.Payload)
-			ids := byGMC[gmc]
-			if len(ids) == 0 {
-				ids = []string{reval.GMCOnlyDocID(gmc)}
-			}
-			for _, id := range ids {
-				docs = append(docs, esclient.Doc{ID: id, Source: src})
-			}
-			pending = append(pending, m)
 		}
 		if ours > 0 {
 			st.lastMessage.Store(time.Now().UnixNano())

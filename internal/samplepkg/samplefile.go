@@ -8,7 +8,8 @@ import (
 	"github.com/opsflow/opsflow/internal/checksum"
 )
 
-// SampleFile is the part of a package's <name>.sample JSON that lists its reads.
+// SampleFile is the part of a package's <name>.sample JSON that lists its reads. The exporters
+// write more (sample_id, project, flowcell, lane, stats, ...); the import needs only the reads.
 type SampleFile struct {
 	Name  string `json:"name"`
 	Reads []Read `json:"reads"`

@@ -128,3 +128,24 @@ func TestRevalidationSyncExecutionTimeoutLeavesRoomAfterTheLimit(t *testing.T) {
 		assert.Equal(t, ErrInvalidInput, app.Type(), bad)
 	}
 }
+
+// A run that fails for another reason stays that failure, even when its deadline passes
+// while it drops the build.
+func TestRevalidationSyncFailureIsNotReportedAsATimeoutWhenTheDeadlinePassesDuringTheDrop(t *testing.T) {
+	env, m := revalEnv(t, func(e *testsuite.TestWorkflowEnvironment, m *syncMocks) {
+		e.OnActivity(searchActs.CheckSyncIndex, mock.Anything, mock.Anything).Return(activities.IndexCounts{},
+			temporal.NewNonRetryableApplicationError("new index holds 0 documents", activities.ErrSyncIndexEmpty, nil)).Once()
+		e.OnActivity(searchActs.DropSyncIndex, mock.Anything, mock.Anything).After(9*time.Minute).Return(
+			func(_ context.Context, in activities.SyncIndexInput) error {
+				m.add(func() { m.dropped = append(m.dropped, in.Index) })
+				return nil
+			}).Once()
+	})
+	env.ExecuteWorkflow(RevalidationSync, RevalidationSyncInput{Environment: "prod", TimeLimit: "5m"})
+	var app *temporal.ApplicationError
+	require.True(t, errors.As(env.GetWorkflowError(), &app), "%v", env.GetWorkflowError())
+	assert.Equal(t, activities.ErrSyncIndexEmpty, app.Type())
+	assert.Len(t, m.dropped, 1)
+	require.Len(t, m.notices, 1)
+	assert.Equal(t, activities.ErrSyncIndexEmpty, m.notices[0].ErrorType)
+}

@@ -147,6 +147,9 @@ func (r *syncRun) run(step string, opts workflow.ActivityOptions, act, arg, out 
 // asked) or failed (operators are notified).
 func (r *syncRun) fail(step string, err error) (*RevalidationSyncResult, error) {
 	ctx, res := r.ctx, r.res
+	// The run ends here: a deadline passing during the drop does not make it a timeout.
+	limitPassed := r.limitPassed
+	r.stopTimeLimit()
 	if r.created {
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		if derr := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, indexOptions), searchActs.DropSyncIndex,
@@ -154,7 +157,7 @@ func (r *syncRun) fail(step string, err error) (*RevalidationSyncResult, error) 
 			workflow.GetLogger(ctx).Error("could not drop the unused build", "index", res.Index, "error", derr)
 		}
 	}
-	if r.limitPassed {
+	if limitPassed {
 		err = r.timeLimitError(step, err)
 	} else if res.AbortReason != "" {
 		r.tr.step("aborted during " + step)

@@ -75,10 +75,6 @@ type ArtifactActivities struct {
 	WorkDir string
 }
 
-// commitMetadataKey records the commit an artifact was built from, so a stored artifact is
-// reused only for the same commit.
-const commitMetadataKey = "commit"
-
 // ExportArtifact produces the tag's artifact, checks it is a safe archive of the right
 // version, and stores it with its SHA-256. An artifact already stored is never replaced.
 func (a *ArtifactActivities) ExportArtifact(ctx context.Context, in ExportInput) (Artifact, error) {
@@ -89,12 +85,12 @@ func (a *ArtifactActivities) ExportArtifact(ctx context.Context, in ExportInput)
 	if info, found, err := s3store.Head(ctx, a.S3, a.Bucket, key); err != nil {
 		return Artifact{}, err
 	} else if found {
-		sum := info.Metadata[s3store.SHA256MetadataKey]
+		sum := info.Metadata[release.ArtifactSHA256Metadata]
 		if sum == "" {
 			return Artifact{}, permanent(ErrArchiveConflict, nil,
 				"s3://%s/%s exists without a sha256 checksum: remove it or verify it by hand", a.Bucket, key)
 		}
-		if c := info.Metadata[commitMetadataKey]; c != "" && in.Commit != "" && c != in.Commit {
+		if c := info.Metadata[release.ArtifactCommitMetadata]; c != "" && in.Commit != "" && c != in.Commit {
 			return Artifact{}, permanent(ErrArchiveConflict, nil,
 				"s3://%s/%s was built from commit %s, but %s is at %s: not replacing a published artifact",
 				a.Bucket, key, short(c), in.Version, short(in.Commit))
@@ -131,7 +127,7 @@ func (a *ArtifactActivities) ExportArtifact(ctx context.Context, in ExportInput)
 		return Artifact{}, err
 	}
 	activity.RecordHeartbeat(ctx, "uploading")
-	if err := s3store.PutFile(ctx, a.S3, a.Bucket, key, file, map[string]string{s3store.SHA256MetadataKey: sum, commitMetadataKey: in.Commit}); err != nil {
+	if err := s3store.PutFile(ctx, a.S3, a.Bucket, key, file, map[string]string{release.ArtifactSHA256Metadata: sum, release.ArtifactCommitMetadata: in.Commit}); err != nil {
 		return Artifact{}, err
 	}
 	return Artifact{Version: in.Version, Bucket: a.Bucket, Key: key, SHA256: sum, Size: size}, nil

@@ -21,7 +21,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/opsflow/opsflow/internal/release"
-	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/testsupport/s3test"
 	"github.com/opsflow/opsflow/internal/testsupport/supervisordtest"
 )
@@ -79,7 +78,7 @@ func (f *siteFixture) publish(t *testing.T, version string, body []byte) Artifac
 	sum := sha256.Sum256(body)
 	key := release.ArtifactKey("tsd-import", version)
 	hexSum := hex.EncodeToString(sum[:])
-	s3test.Put(t, f.s3, f.bucket, key, body, map[string]string{s3store.SHA256MetadataKey: hexSum})
+	s3test.Put(t, f.s3, f.bucket, key, body, map[string]string{release.ArtifactSHA256Metadata: hexSum})
 	return Artifact{Version: version, Bucket: f.bucket, Key: key, SHA256: hexSum, Size: int64(len(body))}
 }
 

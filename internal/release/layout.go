@@ -92,14 +92,3 @@ func CheckRun(run string) error {
 	}
 	return nil
 }
-
-// ReleaseName is pkg-version: the extracted directory and the artifact's top directory.
-func ReleaseName(pkg, version string) string { return pkg + "-" + version }
-
-// VersionFile is the file at the root of a release that names its version.
-const VersionFile = "VERSION"
-
-// ArtifactKey is where a version's artifact lives in the artifact bucket.
-func ArtifactKey(pkg, version string) string {
-	return fmt.Sprintf("%s/%s/%s.tar.gz", pkg, version, ReleaseName(pkg, version))
-}

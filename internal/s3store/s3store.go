@@ -1,5 +1,6 @@
 // Package s3store builds S3 clients from opsflow's config and holds the few object
-// operations the runbooks share (artifact upload with a checksum, resumable download).
+// operations the runbooks share (upload with metadata, HEAD, resumable download). It knows
+// no procedure: what an object's metadata means is its caller's.
 package s3store
 
 import (
@@ -20,10 +21,6 @@ import (
 
 	"github.com/opsflow/opsflow/internal/config"
 )
-
-// SHA256MetadataKey is the object metadata entry that carries an artifact's SHA-256, so a
-// reader can verify what it downloaded without trusting the transport.
-const SHA256MetadataKey = "sha256"
 
 // New returns a client for the configured endpoint; static keys when given, else the AWS chain.
 func New(ctx context.Context, cfg config.S3) (*s3.Client, error) {

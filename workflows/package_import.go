@@ -71,7 +71,7 @@ func PackageImport(ctx workflow.Context, in PackageImportInput) (*PackageImportR
 	if in.DryRun {
 		res.Plan = []string{
 			fmt.Sprintf("copy %d files (%d bytes) of %s into %s", len(staged.Files), staged.Bytes, in.Package, staged.StagingDir),
-			fmt.Sprintf("verify the MD5 and size of every read listed in %s.sample", in.Package),
+			"verify the MD5 and size of every read listed in " + samplepkg.SampleFileName(in.Package),
 			fmt.Sprintf("move to samples/%s, then write %s", in.Package, samplepkg.ReadyMarker),
 		}
 		tr.step("done")

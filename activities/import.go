@@ -32,32 +32,6 @@ type ImportActivities struct {
 	Environment string
 }
 
-// ImportInput names the package (sample) to import; the name is sensitive.
-type ImportInput struct {
-	Package string `json:"package"`
-	DryRun  bool   `json:"dryRun,omitempty"`
-}
-
-// FetchResult says where the package was staged and what it holds.
-type FetchResult struct {
-	// PackageID is the keyed hash of the name, safe for search attributes.
-	PackageID   string   `json:"packageId"`
-	Environment string   `json:"environment"`
-	StagingDir  string   `json:"stagingDir"`
-	Files       []string `json:"files"`
-	Bytes       int64    `json:"bytes"`
-}
-
-// VerifyResult lists what was checked.
-type VerifyResult struct {
-	Reads int `json:"reads"`
-}
-
-// PublishResult is where the package now is.
-type PublishResult struct {
-	Dir string `json:"dir"`
-}
-
 func validPackageName(name string) error {
 	if err := samplepkg.CheckName(name); err != nil {
 		return permanent(ErrInvalidPackage, nil, "%v", err)

@@ -26,6 +26,8 @@ import (
 //   - revalidation_sync_v1_*: RevalidationSync with the GMC queue clear (version 1 of
 //     "purge-gmc-queue"), before the sync's own time limit ("sync-time-limit", commit
 //     660c52d): succeeded, failed (count check refused), aborted (by update, by signal);
+//   - revalidation_sync_v2_*: the same four runs with the sync's own time limit (version 1 of
+//     "sync-time-limit", commit 2ef3c6c);
 //   - package_import_v1_*: succeeded, failed (checksum mismatch), dry run;
 //   - revalidation_rollback_v1_*: succeeded, refused (no earlier build that served).
 //

@@ -46,7 +46,7 @@ func runRollback(ctx context.Context, c client.Client, cfg config.Client) error 
 		}
 		return fmt.Errorf("start RevalidationRollback: %w", err)
 	}
-	fmt.Printf("started RevalidationRollback of %s\n  workflow id: %s\n  web UI:      %s\n", cfg.Environment, run.GetID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
+	printRun(cfg, "RevalidationRollback of "+cfg.Environment, run, false, true)
 	var res workflows.RevalidationRollbackResult
 	if err := run.Get(ctx, &res); err != nil {
 		var app *temporal.ApplicationError

@@ -65,7 +65,7 @@ func runSync(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("started RevalidationSync of %s\n  workflow id: %s\n  web UI:      %s\n", cfg.Environment, run.GetID(), cfg.WorkflowURL(run.GetID(), run.GetRunID()))
+	printRun(*cfg, "RevalidationSync of "+cfg.Environment, run, false, *wait)
 	if !*wait {
 		return nil
 	}

@@ -86,7 +86,7 @@ func TestRevalidationSyncFinishingInTimeIsUnchanged(t *testing.T) {
 // The limit never cuts the alias switch: once it has started, the run ends as it would have.
 func TestRevalidationSyncTimeLimitNeverCutsTheSwitch(t *testing.T) {
 	env, m := revalEnv(t, func(e *testsuite.TestWorkflowEnvironment, m *syncMocks) {
-		e.OnActivity(searchActs.SwitchRevalAliases, mock.Anything, mock.Anything).After(3*time.Hour).Return(
+		e.OnActivity(searchActs.SwitchRevalAliases, mock.Anything, mock.Anything).After(3 * time.Hour).Return(
 			func(context.Context, activities.SyncIndexInput) (activities.SwitchResult, error) {
 				m.add(func() { m.switched++ })
 				return activities.SwitchResult{Previous: []string{"masterdoctorindex-20261101000000"}}, nil
@@ -135,7 +135,7 @@ func TestRevalidationSyncFailureIsNotReportedAsATimeoutWhenTheDeadlinePassesDuri
 	env, m := revalEnv(t, func(e *testsuite.TestWorkflowEnvironment, m *syncMocks) {
 		e.OnActivity(searchActs.CheckSyncIndex, mock.Anything, mock.Anything).Return(activities.IndexCounts{},
 			temporal.NewNonRetryableApplicationError("new index holds 0 documents", activities.ErrSyncIndexEmpty, nil)).Once()
-		e.OnActivity(searchActs.DropSyncIndex, mock.Anything, mock.Anything).After(9*time.Minute).Return(
+		e.OnActivity(searchActs.DropSyncIndex, mock.Anything, mock.Anything).After(9 * time.Minute).Return(
 			func(_ context.Context, in activities.SyncIndexInput) error {
 				m.add(func() { m.dropped = append(m.dropped, in.Index) })
 				return nil

@@ -235,6 +235,7 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	time.Sleep(300 * time.Millisecond)
 	out, err = d.starter("sync", "--rollback", "--env", d.environment)
 	require.NoError(t, err, out)
+	t.Logf("opsflow sync --rollback --env %s printed:\n%s", d.environment, out)
 	assert.Contains(t, out, fmt.Sprintf("moved from %s to %s", res.Index, live))
 	stopReader()
 	<-readerDone
@@ -253,6 +254,7 @@ func TestRevalidationSyncTenThousandDoctorsZeroDowntimeSurvivesSIGKILL(t *testin
 	require.Error(t, err, out)
 	assert.Contains(t, out, "no previous build that served")
 	assert.Contains(t, out, live+" keeps serving")
+	t.Logf("a second rollback is refused:\n%s", out)
 }
 
 func convert[T any](t *testing.T, v any) T {

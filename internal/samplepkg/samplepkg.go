@@ -7,7 +7,6 @@ package samplepkg
 
 import (
 	"fmt"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -38,10 +37,29 @@ func Prefix(name string) string { return name + "/" }
 // SampleFileName is the file of a package that lists its reads.
 func SampleFileName(name string) string { return name + ".sample" }
 
-// SafePath accepts a slash-separated path that stays inside the package: relative, clean,
-// never climbing out.
-func SafePath(p string) bool {
-	return p != "" && path.Clean(p) == p && p != ".." && !strings.HasPrefix(p, "../") && !path.IsAbs(p)
+// SafePath accepts a slash-separated path that stays inside the package (see CheckPath).
+func SafePath(p string) bool { return CheckPath(p) == nil }
+
+// CheckPath is the rule from an object key (less the package prefix) or a listed read to a
+// file under the package's directory: a relative slash-separated path whose every segment
+// names a file or directory. An empty segment ("a//b", "/a", "a/"), "." or ".." is refused
+// wherever it stands: "." would name the package directory itself (an object "<pkg>/." was
+// once written over the staging directory) and ".." its parent. A NUL byte is refused too.
+func CheckPath(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty path")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch {
+		case seg == "":
+			return fmt.Errorf("path %q has an empty segment", p)
+		case seg == "." || seg == "..":
+			return fmt.Errorf("path %q has a %q segment", p, seg)
+		case strings.ContainsRune(seg, 0):
+			return fmt.Errorf("path %q has a NUL byte", p)
+		}
+	}
+	return nil
 }
 
 // Layout names the durable area's directories of the import.

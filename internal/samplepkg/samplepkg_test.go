@@ -20,9 +20,12 @@ func TestSafePath(t *testing.T) {
 	for _, ok := range []string{"R1.fastq.gz", "reads/R1.fastq.gz"} {
 		assert.True(t, SafePath(ok), ok)
 	}
-	for _, bad := range []string{"", "..", "../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a/"} {
+	for _, bad := range []string{"", ".", "..", "../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a/", "a/.", "a/..", "a/./b", "a/x/../b", "a\x00b"} {
 		assert.False(t, SafePath(bad), bad)
+		assert.Error(t, CheckPath(bad), bad)
 	}
+	assert.EqualError(t, CheckPath("a/.."), `path "a/.." has a ".." segment`)
+	assert.EqualError(t, CheckPath("a//x"), `path "a//x" has an empty segment`)
 }
 
 func TestParseSampleFile(t *testing.T) {

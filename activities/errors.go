@@ -34,8 +34,7 @@ const (
 
 // Error types of the sample package import (PackageImport).
 const (
-	// ErrInvalidPackage: the package name, an object key or a staging path is not a plain,
-	// safe name.
+	// ErrInvalidPackage: the package name or a staging path is not a plain, safe name.
 	ErrInvalidPackage = "InvalidPackage"
 	// ErrPackageNotFound: nothing is stored under the package's prefix in the import bucket.
 	ErrPackageNotFound = "PackageNotFound"
@@ -43,6 +42,12 @@ const (
 	ErrDuplicateImport = "DuplicateImport"
 	// ErrMalformedPackage: the package's .sample file is missing, not JSON, or lists unsafe reads.
 	ErrMalformedPackage = "MalformedSampleFile"
+	// ErrUnsafeObjectKey: an object key under the package's prefix does not name a file inside
+	// the package (a ".", ".." or empty segment, samplepkg.CheckPath); nothing is written.
+	ErrUnsafeObjectKey = "UnsafeObjectKey"
+	// ErrStagingBusy (retryable): another attempt of the fetch, timed out but still running,
+	// holds the lock on a part file; a later attempt resumes once it stopped.
+	ErrStagingBusy = "StagingBusy"
 )
 
 // Error types of the revalidation sync (RevalidationSync and RevalidationRollback), all

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/opsflow/opsflow/internal/checksum"
 	"github.com/opsflow/opsflow/internal/ident"
-	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/samplepkg"
 )
 
@@ -43,83 +41,75 @@ func (a *ImportActivities) layout() samplepkg.Layout { return samplepkg.Layout{D
 
 // FetchPackage copies every object under <package>/ into a staging directory named by the
 // package's hash. A dry run only lists. Repeating it resumes: files already staged with the
-// object's size are kept.
+// object's size are kept, and the object being copied when an attempt stopped continues
+// from the offset its heartbeat recorded (stageObject).
 func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (FetchResult, error) {
 	if err := validPackageName(in.Package); err != nil {
 		return FetchResult{}, err
 	}
 	res := FetchResult{PackageID: samplepkg.ID(a.Hasher, in.Package), Environment: a.Environment}
 	res.StagingDir = a.layout().StagingDir(res.PackageID)
-	prefix := samplepkg.Prefix(in.Package)
-	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix)})
-	type object struct {
-		key  string
-		size int64
+	objects, err := a.listPackage(ctx, in.Package, res.StagingDir)
+	if err != nil {
+		return FetchResult{}, err
 	}
-	var objects []object
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return FetchResult{}, fmt.Errorf("list s3://%s/%s: %w", a.Bucket, prefix, err)
+	var resume fetchProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
+			resume = fetchProgress{} // an older attempt's heartbeat: start the object again
 		}
-		for _, o := range page.Contents {
-			rel := strings.TrimPrefix(aws.ToString(o.Key), prefix)
-			if rel == "" || strings.HasSuffix(rel, "/") {
-				continue
-			}
-			if !samplepkg.SafePath(rel) {
-				return FetchResult{}, permanent(ErrInvalidPackage, nil, "object key %q escapes the package directory", aws.ToString(o.Key))
-			}
-			objects = append(objects, object{aws.ToString(o.Key), aws.ToInt64(o.Size)})
-		}
-	}
-	if len(objects) == 0 {
-		return FetchResult{}, permanent(ErrPackageNotFound, nil, "no objects under s3://%s/%s", a.Bucket, prefix)
 	}
 	for _, o := range objects {
-		rel := strings.TrimPrefix(o.key, prefix)
-		res.Files = append(res.Files, rel)
+		res.Files = append(res.Files, strings.TrimPrefix(o.key, samplepkg.Prefix(in.Package)))
 		res.Bytes += o.size
-		if in.DryRun {
+		if in.DryRun || o.complete() {
 			continue
 		}
-		dest := filepath.Join(res.StagingDir, filepath.FromSlash(rel))
-		if st, err := os.Stat(dest); err == nil && st.Size() == o.size {
-			continue // staged by an earlier attempt
-		}
-		if err := a.download(ctx, o.key, dest); err != nil {
+		if err := a.stageObject(ctx, o, resume); err != nil {
 			return FetchResult{}, err
 		}
-		activity.RecordHeartbeat(ctx, len(res.Files))
 	}
 	return res, nil
 }
 
-func (a *ImportActivities) download(ctx context.Context, key, dest string) error {
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return err
+// listPackage lists the package's objects with the file each is staged into, refusing the
+// whole package when any key does not name a file inside it (samplepkg.CheckPath).
+func (a *ImportActivities) listPackage(ctx context.Context, name, stagingDir string) ([]stagedObject, error) {
+	prefix := samplepkg.Prefix(name)
+	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix)})
+	var objects []stagedObject
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", a.Bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			rel := strings.TrimPrefix(key, prefix)
+			if rel == "" || (strings.HasSuffix(rel, "/") && aws.ToInt64(o.Size) == 0 && samplepkg.CheckPath(strings.TrimSuffix(rel, "/")) == nil) {
+				continue // a folder marker
+			}
+			if err := samplepkg.CheckPath(rel); err != nil {
+				return nil, permanent(ErrUnsafeObjectKey, nil, "object key %q does not name a file inside the package: %v", key, err)
+			}
+			objects = append(objects, stagedObject{key: key, size: aws.ToInt64(o.Size), dest: filepath.Join(stagingDir, filepath.FromSlash(rel))})
+		}
 	}
-	body, err := s3store.GetRange(ctx, a.S3, a.Bucket, key, 0)
-	if err != nil {
-		return err
+	if len(objects) == 0 {
+		return nil, permanent(ErrPackageNotFound, nil, "no objects under s3://%s/%s", a.Bucket, prefix)
 	}
-	defer body.Close()
-	tmp := dest + ".part"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, body); err != nil {
-		f.Close()
-		return fmt.Errorf("download s3://%s/%s: %w", a.Bucket, key, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dest)
+	return objects, nil
 }
 
-// VerifyPackage checks every read listed in <package>.sample: present, size and MD5.
+// verifyProgress is VerifyPackage's heartbeat: reads before Read are verified, and Read's
+// MD5 got as far as Hash.
+type verifyProgress struct {
+	Read int               `json:"read"`
+	Hash checksum.Progress `json:"hash"`
+}
+
+// VerifyPackage checks every read listed in <package>.sample: present, size and MD5. It
+// heartbeats while it hashes and a retry resumes from the read and offset last reported.
 func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, staged FetchResult) (VerifyResult, error) {
 	if err := validPackageName(in.Package); err != nil {
 		return VerifyResult{}, err
@@ -135,18 +125,35 @@ func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, st
 	if err != nil {
 		return VerifyResult{}, permanent(ErrMalformedPackage, err, "%v", err)
 	}
-	for i, r := range sf.Reads {
+	var resume verifyProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil || resume.Read > len(sf.Reads) {
+			resume = verifyProgress{}
+		}
+	}
+	for i := resume.Read; i < len(sf.Reads); i++ {
+		r := sf.Reads[i]
+		from := checksum.Progress{}
+		if i == resume.Read {
+			from = resume.Hash
+		}
+		report := func(p checksum.Progress) { activity.RecordHeartbeat(ctx, verifyProgress{Read: i, Hash: p}) }
 		file := filepath.Join(staged.StagingDir, filepath.FromSlash(r.Path))
-		if err := checksum.VerifyMD5(file, r.MD5, r.Size); err != nil {
+		if err := checksum.VerifyMD5From(ctx, file, r.MD5, r.Size, from, progressInterval, report); err != nil {
+			if ctx.Err() != nil {
+				return VerifyResult{}, err
+			}
 			return VerifyResult{}, permanent(ErrChecksumMismatch, err, "package %s: %v", in.Package, err)
 		}
-		activity.RecordHeartbeat(ctx, i+1)
+		activity.RecordHeartbeat(ctx, verifyProgress{Read: i + 1})
 	}
 	return VerifyResult{Reads: len(sf.Reads)}, nil
 }
 
 // PublishPackage moves the verified package into samples/<package> and writes READY last.
-// An existing destination is never overwritten.
+// An existing destination is never overwritten. Every file and directory of the package is
+// fsynced before the move, both parents after it and the package directory after READY, so
+// that after a host crash READY never stands beside truncated or missing data.
 func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, staged FetchResult) (PublishResult, error) {
 	if err := validPackageName(in.Package); err != nil {
 		return PublishResult{}, err
@@ -160,19 +167,45 @@ func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, s
 		_ = os.RemoveAll(staged.StagingDir)
 		return PublishResult{}, permanent(ErrDuplicateImport, nil, "%s already exists: not overwriting an imported package", dest)
 	case destErr == nil:
-		// A retry after the move: the data there is the verified copy; make sure READY is written.
+		// A retry after the move: the data there is the verified copy, synced before the
+		// move; make sure the move and READY are durable.
 	default:
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return PublishResult{}, err
+		}
+		if err := syncTree(staged.StagingDir); err != nil {
 			return PublishResult{}, err
 		}
 		if err := os.Rename(staged.StagingDir, dest); err != nil {
 			return PublishResult{}, fmt.Errorf("publish package: %w", err)
 		}
+		if err := syncDir(filepath.Dir(staged.StagingDir)); err != nil {
+			return PublishResult{}, err
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dest, samplepkg.ReadyMarker), nil, 0o644); err != nil {
+	if err := syncDir(filepath.Dir(dest)); err != nil {
+		return PublishResult{}, err
+	}
+	if err := writeReady(dest); err != nil {
 		return PublishResult{}, err
 	}
 	return PublishResult{Dir: dest}, nil
+}
+
+// writeReady writes the READY marker into dir, then fsyncs the marker and dir.
+func writeReady(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, samplepkg.ReadyMarker), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
 
 // DiscardStaging removes a package's staging directory after a refused import.

@@ -73,7 +73,7 @@ func TestPublishHelperUnderStrace(t *testing.T) {
 func TestPublishSyncsDataBeforeTheMoveAndReadyLast(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
-		t.Skip("strace is not installed (apt-get install strace)")
+		t.Fatal("strace is not installed: scripts/stack up installs it (apt-get install strace)")
 	}
 	a, env := newImport(t)
 	plantPackage(t, a, "Diag-sync1", map[string]string{"R1.fastq.gz": "ACGT\n", "lane2/R2.fastq.gz": "TTGA\n"}, nil)

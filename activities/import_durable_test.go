@@ -2,6 +2,7 @@ package activities
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +43,7 @@ func TestFetchRefusesKeysWithDotOrEmptySegments(t *testing.T) {
 	}
 }
 
-// publishHelperEnv carries a staged package to TestPublishHelperUnderStrace.
+// publishHelperEnv carries a staged package to the traced publish (see TestMain).
 const publishHelperEnv = "OPSFLOW_TEST_PUBLISH_STAGED"
 
 type publishHelperInput struct {
@@ -51,18 +52,28 @@ type publishHelperInput struct {
 	Staged  FetchResult `json:"staged"`
 }
 
-// TestPublishHelperUnderStrace is the process TestPublishSyncsDataBeforeTheMoveAndReadyLast
-// traces; it does nothing on its own.
-func TestPublishHelperUnderStrace(t *testing.T) {
-	raw := os.Getenv(publishHelperEnv)
-	if raw == "" {
-		t.Skip("run by TestPublishSyncsDataBeforeTheMoveAndReadyLast")
+// TestMain runs the publish step alone, and nothing else, when the test binary is started by
+// TestPublishSyncsDataBeforeTheMoveAndReadyLast under strace (publishHelperEnv set): the traced
+// process then holds only that step's system calls. Otherwise it runs the tests as usual.
+func TestMain(m *testing.M) {
+	if raw := os.Getenv(publishHelperEnv); raw != "" {
+		os.Exit(publishUnderStrace(raw))
 	}
+	os.Exit(m.Run())
+}
+
+func publishUnderStrace(raw string) int {
 	var in publishHelperInput
-	require.NoError(t, json.Unmarshal([]byte(raw), &in))
+	if err := json.Unmarshal([]byte(raw), &in); err != nil {
+		fmt.Fprintln(os.Stderr, "publish helper:", err)
+		return 2
+	}
 	a := &ImportActivities{DurableDir: in.Durable}
-	_, err := activityEnvFor(a).ExecuteActivity(a.PublishPackage, ImportInput{Package: in.Package}, in.Staged)
-	require.NoError(t, err)
+	if _, err := activityEnvFor(a).ExecuteActivity(a.PublishPackage, ImportInput{Package: in.Package}, in.Staged); err != nil {
+		fmt.Fprintln(os.Stderr, "publish helper:", err)
+		return 1
+	}
+	return 0
 }
 
 // TestPublishSyncsDataBeforeTheMoveAndReadyLast publishes a verified package in a process
@@ -89,7 +100,7 @@ func TestPublishSyncsDataBeforeTheMoveAndReadyLast(t *testing.T) {
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "trace")
 	cmd := exec.Command(strace, "-f", "-y", "-qq", "-o", out, "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
-		os.Args[0], "-test.run=^TestPublishHelperUnderStrace$", "-test.count=1")
+		os.Args[0])
 	cmd.Env = append(os.Environ(), publishHelperEnv+"="+string(arg))
 	msg, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", msg)

@@ -111,27 +111,16 @@ func (a *ImportActivities) copyObject(ctx context.Context, o stagedObject, part 
 		return err
 	}
 	defer body.Close()
-	written, reported, last := offset, offset, time.Now()
-	activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: written})
-	buf := make([]byte, 1<<20)
-	for {
-		n, rerr := body.Read(buf)
-		if n > 0 {
-			if _, err := part.Write(buf[:n]); err != nil {
-				return err
-			}
-			written += int64(n)
-			if written-reported >= progressBytes || time.Since(last) >= progressInterval {
-				activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: written})
-				reported, last = written, time.Now()
-			}
+	reported, last := offset, time.Now()
+	activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: offset})
+	written, err := streamFrom(part, body, offset, fmt.Sprintf("s3://%s/%s", a.Bucket, o.key), func(written int64) {
+		if written-reported >= progressBytes || time.Since(last) >= progressInterval {
+			activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: written})
+			reported, last = written, time.Now()
 		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("download s3://%s/%s at byte %d: %w", a.Bucket, o.key, written, rerr)
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if written != o.size {
 		return fmt.Errorf("download s3://%s/%s: got %d bytes, the listing said %d", a.Bucket, o.key, written, o.size)

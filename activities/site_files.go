@@ -118,23 +118,9 @@ func (a *SiteFilesActivities) download(ctx context.Context, art Artifact, part s
 		return err
 	}
 	defer body.Close()
-	written := offset
-	buf := make([]byte, 1<<20)
-	for {
-		n, rerr := body.Read(buf)
-		if n > 0 {
-			if _, err := f.Write(buf[:n]); err != nil {
-				return err
-			}
-			written += int64(n)
-			activity.RecordHeartbeat(ctx, written)
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("download s3://%s/%s at byte %d: %w", art.Bucket, art.Key, written, rerr)
-		}
+	name := fmt.Sprintf("s3://%s/%s", art.Bucket, art.Key)
+	if _, err := streamFrom(f, body, offset, name, func(written int64) { activity.RecordHeartbeat(ctx, written) }); err != nil {
+		return err
 	}
 	return f.Close()
 }

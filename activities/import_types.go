@@ -1,11 +1,15 @@
 package activities
 
+import "github.com/opsflow/opsflow/internal/samplepkg"
+
 // Inputs and results of the sample package import (ImportActivities).
 
 // ImportInput names the package (sample) to import; the name is sensitive.
 type ImportInput struct {
 	Package string `json:"package"`
-	DryRun  bool   `json:"dryRun,omitempty"`
+	// Kind is what the package holds; "" is samplepkg.KindSample.
+	Kind   samplepkg.Kind `json:"kind,omitempty"`
+	DryRun bool           `json:"dryRun,omitempty"`
 }
 
 // FetchResult says where the package was staged and what it holds.

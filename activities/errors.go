@@ -50,6 +50,27 @@ const (
 	ErrStagingBusy = "StagingBusy"
 )
 
+// Error types of the tsd-import data movers' watchers (lims-exporter, nsc-exporter,
+// filelock-exporter), all non-retryable.
+const (
+	// ErrMalformedLimsDocument: a LIMS response or queue document is not what the LIMS sends
+	// (named by the item's LIMS id, never the sample's name); nothing is written for the item.
+	ErrMalformedLimsDocument = "MalformedLimsDocument"
+	// ErrSampleWithoutReads: the LIMS lists a sample that has no reads to export.
+	ErrSampleWithoutReads = "SampleWithoutReads"
+	// ErrExportConflict: the export area already holds a different package of that name.
+	ErrExportConflict = "ExportConflict"
+	// ErrSourceChanged: a file changed while it was read (exported or uploaded); the package is
+	// left for the next scan, once it has settled.
+	ErrSourceChanged = "SourceChanged"
+	// ErrManifestMissing: the package has no manifest on the S3 endpoint, so it is not
+	// (completely) uploaded; it is not imported.
+	ErrManifestMissing = "ManifestMissing"
+	// ErrManifestMismatch: the package's objects or staged files differ from its manifest
+	// (a file missing, extra, of another size or SHA-256).
+	ErrManifestMismatch = "ManifestMismatch"
+)
+
 // Error types of the revalidation sync (RevalidationSync and RevalidationRollback), all
 // non-retryable.
 const (

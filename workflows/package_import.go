@@ -14,7 +14,9 @@ import (
 // in encrypted payloads; ids and search attributes carry its keyed hash.
 type PackageImportInput struct {
 	Package string `json:"package"`
-	DryRun  bool   `json:"dryRun,omitempty"`
+	// Kind is what the package holds; "" is samplepkg.KindSample.
+	Kind   samplepkg.Kind `json:"kind,omitempty"`
+	DryRun bool           `json:"dryRun,omitempty"`
 	// Environment is the deployment the run belongs to (its OpsflowEnvironment search
 	// attribute). `opsflow import` sets it; see RunEnvironment.
 	Environment string `json:"environment,omitempty"`

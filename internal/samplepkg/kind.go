@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/opsflow/opsflow/internal/ident"
 )
 
 // Kind is what a package holds. It decides the package's key prefix on the TSD S3 endpoint,
@@ -94,4 +96,14 @@ func (l Layout) QuarantineRoot() string { return filepath.Join(l.Durable, ".quar
 // QuarantineDir is the quarantine directory of the package with id (its hash, never its name).
 func (l Layout) QuarantineDir(k Kind, id string) string {
 	return filepath.Join(l.QuarantineRoot(), string(k), id)
+}
+
+// KindID is the keyed hash naming a package of kind k in workflow ids and search attributes.
+// A sample keeps ID(h, name), the form `opsflow find --package` queries; other kinds hash
+// "<kind>/<name>", so a sample and an analysis of the same name never share an id.
+func KindID(h *ident.Hasher, k Kind, name string) string {
+	if k == KindSample || k == "" {
+		return ID(h, name)
+	}
+	return h.ID(idKind, string(k)+"/"+name)
 }

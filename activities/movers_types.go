@@ -21,6 +21,8 @@ type LimsItem struct {
 	ID   string         `json:"id"`
 	Kind samplepkg.Kind `json:"kind"`
 	Name string         `json:"name"`
+	// PackageID is samplepkg.KindID of the package: what the workflow may use in child ids.
+	PackageID string `json:"packageId"`
 }
 
 // LimsQueuePage is a page of the LIMS export queue.
@@ -44,6 +46,9 @@ type LimsExportResult struct {
 type ExportPackage struct {
 	Kind samplepkg.Kind `json:"kind"`
 	Name string         `json:"name"`
+	// PackageID is samplepkg.KindID of the package, set by the listing activities: the only
+	// form of the name a workflow may put in child ids and search attributes.
+	PackageID string `json:"packageId"`
 }
 
 // ExportScanPage is a page of complete packages in the export area not yet uploaded (no

@@ -15,8 +15,11 @@ import (
 // Progress is how far a resumable digest of a file got: the bytes hashed and the hash's
 // marshalled state after them, small enough to travel in an activity heartbeat.
 type Progress struct {
-	Offset int64  `json:"offset"`
-	State  []byte `json:"state,omitempty"`
+	Offset int64 `json:"offset"`
+	// State is MD5FileFrom's MD5 state.
+	State []byte `json:"state,omitempty"`
+	// States are HashFileFrom's states, by algorithm.
+	States map[string][]byte `json:"states,omitempty"`
 }
 
 // MD5FileFrom is MD5File for files too large to hash in one go: it starts from from (the

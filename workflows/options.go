@@ -56,6 +56,21 @@ var (
 		RetryPolicy: retry(2*time.Second, time.Minute, 5)}
 )
 
+// The tsd-import watchers: listings (retried briefly; the next scheduled scan tries again), the
+// lims-exporter's write of one package, the nsc-exporter's settle check and upload (hours for a
+// large package, heartbeating the bytes sent and resumed from the uploaded parts). Bounded
+// retries, so a package that cannot be handled ends as one clearly failed child.
+var (
+	listOptions = workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)}
+	findExportOptions = workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: time.Minute,
+		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)}
+	limsExportOptions = workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 2 * time.Minute,
+		RetryPolicy: retry(5*time.Second, 2*time.Minute, 5)}
+	uploadOptions = workflow.ActivityOptions{StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: 2 * time.Minute,
+		RetryPolicy: retry(5*time.Second, 2*time.Minute, 8)}
+)
+
 // RevalidationSync and RevalidationRollback: search-index steps and broker commands.
 var (
 	indexOptions   = workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}

@@ -23,6 +23,7 @@ type Config struct {
 	// MetricsAddr is where the worker serves Prometheus metrics; empty disables them.
 	MetricsAddr string
 	Import      Import
+	Movers      Movers
 	// NotifyWebhook receives a JSON notice when a run fails or is stuck.
 	NotifyWebhook string
 	// StuckAfter is how long a run may make no progress before operators are notified.
@@ -42,6 +43,28 @@ type Import struct {
 	Bucket string
 	// DurableDir is the production area: packages land in samples/<name> with READY.
 	DurableDir string
+}
+
+// Movers configures the NSC side of the tsd-import data movers: the lims-exporter (where the
+// LIMS export queue is, where packages are written) and the nsc-exporter (how it uploads to the
+// TSD S3 endpoint, Import.Bucket). The filelock-exporter is configured by Import.
+type Movers struct {
+	// ExportDir is the NSC export area: <kind>/<name>/ packages the lims-exporter writes and the
+	// nsc-exporter uploads (default $OPSFLOW_STACK_DIR/nsc-export).
+	ExportDir string
+	// LimsQueueDir is a directory queue of LIMS items (the demo's LIMS); LimsURL a Clarity LIMS
+	// (with LimsUser, LimsPassword and the export queue's id LimsQueue). One of them is needed
+	// for the lims-exporter to run; with neither, the worker runs no lims-exporter.
+	LimsQueueDir string
+	LimsURL      string
+	LimsUser     string
+	LimsPassword string
+	LimsQueue    string
+	// Settle is the pause between the nsc-exporter's two looks at a package: a package whose
+	// files change in between is still being written and is left for the next scan.
+	Settle time.Duration
+	// PartMiB is the multipart upload's part size in MiB (files above it are uploaded in parts).
+	PartMiB int
 }
 
 // Reval configures the revalidation sync's three systems. The worker runs the sync only
@@ -121,6 +144,7 @@ func Default() Config {
 		MetricsAddr: "127.0.0.1:9464",
 		StuckAfter:  30 * time.Minute,
 		Import:      Import{Bucket: "tsd-import"},
+		Movers:      Movers{Settle: 30 * time.Second, PartMiB: 16},
 		Reval: Reval{AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", SQSRegion: "us-east-1",
 			SQSVisibility: 30 * time.Second, BatchSize: 1000},
 		Central:     true,
@@ -158,6 +182,14 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	f.String(&c.MetricsAddr, "metrics-addr", "OPSFLOW_METRICS_ADDR", "worker Prometheus metrics address (empty disables)")
 	f.String(&c.Import.Bucket, "import-bucket", "OPSFLOW_IMPORT_BUCKET", "S3 bucket packages arrive in (one prefix per package)")
 	f.String(&c.Import.DurableDir, "durable-dir", "OPSFLOW_DURABLE_DIR", "durable area where imported packages land (default $OPSFLOW_STACK_DIR/durable)")
+	f.String(&c.Movers.ExportDir, "export-dir", "OPSFLOW_EXPORT_DIR", "NSC export area the lims-exporter writes and the nsc-exporter uploads (default $OPSFLOW_STACK_DIR/nsc-export)")
+	f.String(&c.Movers.LimsQueueDir, "lims-queue-dir", "OPSFLOW_LIMS_QUEUE_DIR", "directory queue of LIMS items (demo LIMS); or use --lims-url")
+	f.String(&c.Movers.LimsURL, "lims-url", "OPSFLOW_LIMS_URL", "Clarity LIMS base URL, e.g. https://lims.example.org")
+	f.String(&c.Movers.LimsUser, "lims-user", "OPSFLOW_LIMS_USER", "Clarity LIMS API user")
+	f.String(&c.Movers.LimsPassword, "lims-password", "OPSFLOW_LIMS_PASSWORD", "Clarity LIMS API password")
+	f.String(&c.Movers.LimsQueue, "lims-queue", "OPSFLOW_LIMS_QUEUE", "Clarity queue (protocol step) id of the export step")
+	f.Duration(&c.Movers.Settle, "export-settle", "OPSFLOW_EXPORT_SETTLE", "pause between the nsc-exporter's two looks at a package")
+	f.Int(&c.Movers.PartMiB, "upload-part-mib", "OPSFLOW_UPLOAD_PART_MIB", "multipart upload part size in MiB (5..512)")
 	f.String(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
 	f.Duration(&c.StuckAfter, "stuck-after", "OPSFLOW_STUCK_AFTER", "notify when a run makes no progress this long, 0 disables")
 	f.String(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "OpenSearch (or Elasticsearch 7) URL of the revalidation index (empty disables the revalidation sync)")
@@ -207,6 +239,18 @@ func (c *Config) Validate() error {
 		if c.Reval.SQSVisibility < time.Second || c.Reval.SQSVisibility > 12*time.Hour {
 			errs = append(errs, fmt.Errorf("sqs-visibility %s is outside 1s..12h (OPSFLOW_SQS_VISIBILITY)", c.Reval.SQSVisibility))
 		}
+	}
+	if c.Movers.PartMiB < 5 || c.Movers.PartMiB > 512 {
+		errs = append(errs, fmt.Errorf("upload-part-mib %d is outside 5..512 (OPSFLOW_UPLOAD_PART_MIB)", c.Movers.PartMiB))
+	}
+	if c.Movers.Settle < 0 {
+		errs = append(errs, fmt.Errorf("export-settle %s is negative (OPSFLOW_EXPORT_SETTLE)", c.Movers.Settle))
+	}
+	if c.Movers.LimsQueueDir != "" && c.Movers.LimsURL != "" {
+		errs = append(errs, errors.New("give the LIMS as OPSFLOW_LIMS_QUEUE_DIR or OPSFLOW_LIMS_URL, not both"))
+	}
+	if c.Movers.LimsURL != "" && c.Movers.LimsQueue == "" {
+		errs = append(errs, errors.New("a Clarity LIMS (OPSFLOW_LIMS_URL) needs its export queue's id: OPSFLOW_LIMS_QUEUE"))
 	}
 	errs = append(errs, c.validateSites()...)
 	return errors.Join(errs...)

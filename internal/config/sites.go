@@ -50,6 +50,9 @@ func (c *Config) loadSites() error {
 	if c.Import.DurableDir == "" {
 		c.Import.DurableDir = filepath.Join(abs, "durable")
 	}
+	if c.Movers.ExportDir == "" {
+		c.Movers.ExportDir = filepath.Join(abs, "nsc-export")
+	}
 	if c.SitesFile == "" {
 		c.Sites = DemoSites(abs,
 			Env("OPSFLOW_SUPERVISOR_URL", "http://127.0.0.1:9001/RPC2"),

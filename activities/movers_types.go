@@ -68,6 +68,9 @@ type UploadResult struct {
 	ManifestKey string `json:"manifestKey"`
 	// AlreadyUploaded: the manifest was there already; nothing was sent.
 	AlreadyUploaded bool `json:"alreadyUploaded,omitempty"`
+	// Sent counts the bytes this attempt transferred; less than Bytes when it resumed an
+	// earlier attempt's upload (files and parts found uploaded are not sent again).
+	Sent int64 `json:"sent,omitempty"`
 }
 
 // ImportCandidatesPage is a page of packages on the S3 endpoint whose manifest is present

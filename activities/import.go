@@ -2,8 +2,10 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,15 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.temporal.io/sdk/activity"
 
-	"github.com/opsflow/opsflow/internal/checksum"
 	"github.com/opsflow/opsflow/internal/ident"
+	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/samplepkg"
 )
 
-// ImportActivities move a sample package from the S3 import bucket into the durable area,
-// the filelock-exporter step: copy, check every FASTQ against the package's .sample file,
-// then publish with a READY marker written last, so the automation never picks up
-// unverified data.
+// ImportActivities move a package from the TSD S3 endpoint into the durable area, the
+// filelock-exporter step: list the packages whose manifest is uploaded, copy one, check every
+// file against its manifest (and a sample's reads against its .sample file), then publish it
+// with a READY marker written last, so the automation never picks up unverified data; a
+// package that fails the checks is quarantined with a report.
 type ImportActivities struct {
 	S3         *s3.Client
 	Bucket     string
@@ -37,22 +40,51 @@ func validPackageName(name string) error {
 	return nil
 }
 
+// target checks in's kind and name and returns the kind ("" becomes samples) and the keyed id.
+func (a *ImportActivities) target(in ImportInput) (samplepkg.Kind, string, error) {
+	kind, err := samplepkg.ParseKind(string(in.Kind))
+	if err != nil {
+		return "", "", permanent(ErrInvalidPackage, nil, "%v", err)
+	}
+	if err := validPackageName(in.Package); err != nil {
+		return "", "", err
+	}
+	return kind, samplepkg.KindID(a.Hasher, kind, in.Package), nil
+}
+
 func (a *ImportActivities) layout() samplepkg.Layout { return samplepkg.Layout{Durable: a.DurableDir} }
 
-// FetchPackage copies every object under <package>/ into a staging directory named by the
-// package's hash. A dry run only lists. Repeating it resumes: files already staged with the
-// object's size are kept, and the object being copied when an attempt stopped continues
-// from the offset its heartbeat recorded (stageObject).
+// FetchPackage copies every object under <kind>/<package>/ into a staging directory named by
+// the package's hash, once the package's manifest is found and the objects are exactly the
+// files it lists (ErrManifestMissing, ErrManifestMismatch otherwise; nothing is copied). A dry
+// run only lists. Repeating it resumes: files already staged with the object's size are kept,
+// and the object being copied when an attempt stopped continues from the offset its heartbeat
+// recorded (stageObject).
 func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (FetchResult, error) {
-	if err := validPackageName(in.Package); err != nil {
-		return FetchResult{}, err
-	}
-	res := FetchResult{PackageID: samplepkg.ID(a.Hasher, in.Package), Environment: a.Environment}
-	res.StagingDir = a.layout().StagingDir(res.PackageID)
-	objects, err := a.listPackage(ctx, in.Package, res.StagingDir)
+	kind, id, err := a.target(in)
 	if err != nil {
 		return FetchResult{}, err
 	}
+	res := FetchResult{PackageID: id, Environment: a.Environment, StagingDir: a.layout().StagingDir(id),
+		PublishedDir: a.layout().PublishedDirOf(kind, in.Package)}
+	m, err := a.readManifest(ctx, kind, in.Package)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	objects, err := a.listPackage(ctx, kind, in.Package, res.StagingDir)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	if checks := matchListing(m, objects, samplepkg.ObjectPrefix(kind, in.Package)); len(checks) > 0 {
+		if !in.DryRun {
+			if err := a.saveChecks(id, checks); err != nil {
+				return FetchResult{}, err
+			}
+		}
+		return FetchResult{}, permanent(ErrManifestMismatch, nil, "s3://%s/%s differs from its manifest %s: %s",
+			a.Bucket, samplepkg.ObjectPrefix(kind, in.Package), samplepkg.ManifestKey(kind, in.Package), describeChecks(checks))
+	}
+	res.Manifest = &m
 	var resume fetchProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
@@ -60,7 +92,7 @@ func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (Fe
 		}
 	}
 	for _, o := range objects {
-		res.Files = append(res.Files, strings.TrimPrefix(o.key, samplepkg.Prefix(in.Package)))
+		res.Files = append(res.Files, o.rel)
 		res.Bytes += o.size
 		if in.DryRun || o.complete() {
 			continue
@@ -72,10 +104,33 @@ func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (Fe
 	return res, nil
 }
 
+// readManifest gets and parses the package's manifest: absent is ErrManifestMissing (the
+// upload is not complete, or the package does not exist), unparsable ErrManifestMismatch.
+func (a *ImportActivities) readManifest(ctx context.Context, kind samplepkg.Kind, name string) (samplepkg.Manifest, error) {
+	key := samplepkg.ManifestKey(kind, name)
+	body, err := s3store.GetRange(ctx, a.S3, a.Bucket, key, 0)
+	if s3store.IsNotFound(err) {
+		return samplepkg.Manifest{}, permanent(ErrManifestMissing, nil,
+			"no manifest s3://%s/%s: the package is not (completely) uploaded", a.Bucket, key)
+	} else if err != nil {
+		return samplepkg.Manifest{}, fmt.Errorf("get s3://%s/%s: %w", a.Bucket, key, err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, 64<<20))
+	if err != nil {
+		return samplepkg.Manifest{}, fmt.Errorf("read s3://%s/%s: %w", a.Bucket, key, err)
+	}
+	m, err := samplepkg.ParseManifest(key, data)
+	if err != nil {
+		return samplepkg.Manifest{}, permanent(ErrManifestMismatch, err, "%v", err)
+	}
+	return m, nil
+}
+
 // listPackage lists the package's objects with the file each is staged into, refusing the
 // whole package when any key does not name a file inside it (samplepkg.CheckPath).
-func (a *ImportActivities) listPackage(ctx context.Context, name, stagingDir string) ([]stagedObject, error) {
-	prefix := samplepkg.Prefix(name)
+func (a *ImportActivities) listPackage(ctx context.Context, kind samplepkg.Kind, name, stagingDir string) ([]stagedObject, error) {
+	prefix := samplepkg.ObjectPrefix(kind, name)
 	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix)})
 	var objects []stagedObject
 	for p.HasMorePages() {
@@ -92,120 +147,89 @@ func (a *ImportActivities) listPackage(ctx context.Context, name, stagingDir str
 			if err := samplepkg.CheckPath(rel); err != nil {
 				return nil, permanent(ErrUnsafeObjectKey, nil, "object key %q does not name a file inside the package: %v", key, err)
 			}
-			objects = append(objects, stagedObject{key: key, size: aws.ToInt64(o.Size), dest: filepath.Join(stagingDir, filepath.FromSlash(rel))})
+			objects = append(objects, stagedObject{key: key, rel: rel, size: aws.ToInt64(o.Size), dest: filepath.Join(stagingDir, filepath.FromSlash(rel))})
 		}
-	}
-	if len(objects) == 0 {
-		return nil, permanent(ErrPackageNotFound, nil, "no objects under s3://%s/%s", a.Bucket, prefix)
 	}
 	return objects, nil
 }
 
-// verifyProgress is VerifyPackage's heartbeat: reads before Read are verified, and Read's
-// MD5 got as far as Hash.
-type verifyProgress struct {
-	Read int               `json:"read"`
-	Hash checksum.Progress `json:"hash"`
+// matchListing compares the objects listed with the manifest's files: every file listed is an
+// object of its size, and no object is unlisted.
+func matchListing(m samplepkg.Manifest, objects []stagedObject, prefix string) []FileCheck {
+	listed := map[string]int64{}
+	for _, o := range objects {
+		listed[o.rel] = o.size
+	}
+	var checks []FileCheck
+	for _, f := range m.Files {
+		size, ok := listed[f.Path]
+		switch {
+		case !ok:
+			checks = append(checks, FileCheck{Path: f.Path, Problem: "missing", WantSize: f.Size, WantSHA256: f.SHA256})
+		case size != f.Size:
+			checks = append(checks, FileCheck{Path: f.Path, Problem: "size", WantSize: f.Size, GotSize: size, WantSHA256: f.SHA256})
+		}
+		delete(listed, f.Path)
+	}
+	for _, o := range objects {
+		if size, ok := listed[o.rel]; ok {
+			checks = append(checks, FileCheck{Path: o.rel, Problem: "extra", GotSize: size})
+		}
+	}
+	return checks
 }
 
-// VerifyPackage checks every read listed in <package>.sample: present, size and MD5. It
-// heartbeats while it hashes and a retry resumes from the read and offset last reported.
-func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, staged FetchResult) (VerifyResult, error) {
-	if err := validPackageName(in.Package); err != nil {
-		return VerifyResult{}, err
-	}
-	name := samplepkg.SampleFileName(in.Package)
-	data, err := os.ReadFile(filepath.Join(staged.StagingDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		return VerifyResult{}, permanent(ErrMalformedPackage, nil, "package %s has no %s", in.Package, name)
-	} else if err != nil {
-		return VerifyResult{}, err
-	}
-	sf, err := samplepkg.ParseSampleFile(name, data)
-	if err != nil {
-		return VerifyResult{}, permanent(ErrMalformedPackage, err, "%v", err)
-	}
-	var resume verifyProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil || resume.Read > len(sf.Reads) {
-			resume = verifyProgress{}
+// describeChecks names the files at fault, for an error message (stored encrypted).
+func describeChecks(checks []FileCheck) string {
+	const most = 10
+	parts := make([]string, 0, most+1)
+	for i, c := range checks {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("and %d more", len(checks)-most))
+			break
+		}
+		switch c.Problem {
+		case "size":
+			parts = append(parts, fmt.Sprintf("%s: size %d, want %d", c.Path, c.GotSize, c.WantSize))
+		case "sha256":
+			parts = append(parts, fmt.Sprintf("%s: sha256 %s, want %s", c.Path, c.GotSHA256, c.WantSHA256))
+		case "md5":
+			parts = append(parts, fmt.Sprintf("%s: md5 %s, want %s", c.Path, c.GotMD5, c.WantMD5))
+		default:
+			parts = append(parts, c.Path+": "+c.Problem)
 		}
 	}
-	for i := resume.Read; i < len(sf.Reads); i++ {
-		r := sf.Reads[i]
-		from := checksum.Progress{}
-		if i == resume.Read {
-			from = resume.Hash
-		}
-		report := func(p checksum.Progress) { activity.RecordHeartbeat(ctx, verifyProgress{Read: i, Hash: p}) }
-		file := filepath.Join(staged.StagingDir, filepath.FromSlash(r.Path))
-		if err := checksum.VerifyMD5From(ctx, file, r.MD5, r.Size, from, progressInterval, report); err != nil {
-			if ctx.Err() != nil {
-				return VerifyResult{}, err
-			}
-			return VerifyResult{}, permanent(ErrChecksumMismatch, err, "package %s: %v", in.Package, err)
-		}
-		activity.RecordHeartbeat(ctx, verifyProgress{Read: i + 1})
-	}
-	return VerifyResult{Reads: len(sf.Reads)}, nil
+	return strings.Join(parts, "; ")
 }
 
-// PublishPackage moves the verified package into samples/<package> and writes READY last.
-// An existing destination is never overwritten. Every file and directory of the package is
-// fsynced before the move, both parents after it and the package directory after READY, so
-// that after a host crash READY never stands beside truncated or missing data.
-func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, staged FetchResult) (PublishResult, error) {
-	if err := validPackageName(in.Package); err != nil {
-		return PublishResult{}, err
-	}
-	dest := a.layout().PublishedDir(in.Package)
-	_, stagedErr := os.Stat(staged.StagingDir)
-	_, destErr := os.Stat(dest)
-	switch {
-	case destErr == nil && stagedErr == nil:
-		// A fresh copy is staged but the package was imported before: drop the copy.
-		_ = os.RemoveAll(staged.StagingDir)
-		return PublishResult{}, permanent(ErrDuplicateImport, nil, "%s already exists: not overwriting an imported package", dest)
-	case destErr == nil:
-		// A retry after the move: the data there is the verified copy, synced before the
-		// move; make sure the move and READY are durable.
-	default:
-		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-			return PublishResult{}, err
-		}
-		if err := syncTree(staged.StagingDir); err != nil {
-			return PublishResult{}, err
-		}
-		if err := os.Rename(staged.StagingDir, dest); err != nil {
-			return PublishResult{}, fmt.Errorf("publish package: %w", err)
-		}
-		if err := syncDir(filepath.Dir(staged.StagingDir)); err != nil {
-			return PublishResult{}, err
-		}
-	}
-	if err := syncDir(filepath.Dir(dest)); err != nil {
-		return PublishResult{}, err
-	}
-	if err := writeReady(dest); err != nil {
-		return PublishResult{}, err
-	}
-	return PublishResult{Dir: dest}, nil
+// checksFile is where the last failed check of the package with id left its findings for
+// QuarantinePackage's report: beside the staging directory, never inside the package.
+func (a *ImportActivities) checksFile(id string) string {
+	return a.layout().StagingDir(id) + ".checks.json"
 }
 
-// writeReady writes the READY marker into dir, then fsyncs the marker and dir.
-func writeReady(dir string) error {
-	f, err := os.OpenFile(filepath.Join(dir, samplepkg.ReadyMarker), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+func (a *ImportActivities) saveChecks(id string, checks []FileCheck) error {
+	data, err := json.Marshal(checks)
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if err := os.MkdirAll(a.layout().StagingRoot(), 0o755); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	return os.WriteFile(a.checksFile(id), data, 0o644)
+}
+
+// loadChecks reads what saveChecks left; nil when nothing (or nothing readable) is there.
+func (a *ImportActivities) loadChecks(id string) []FileCheck {
+	data, err := os.ReadFile(a.checksFile(id))
+	if err != nil {
+		return nil
 	}
-	return syncDir(dir)
+	var checks []FileCheck
+	if json.Unmarshal(data, &checks) != nil {
+		return nil
+	}
+	return checks
 }
 
 // DiscardStaging removes a package's staging directory after a refused import.
@@ -213,5 +237,11 @@ func (a *ImportActivities) DiscardStaging(ctx context.Context, staged FetchResul
 	if !a.layout().IsStagingDir(staged.StagingDir) {
 		return permanent(ErrInvalidPackage, nil, "refusing to remove %q: not a staging directory", staged.StagingDir)
 	}
-	return os.RemoveAll(staged.StagingDir)
+	if err := os.RemoveAll(staged.StagingDir); err != nil {
+		return err
+	}
+	if err := os.Remove(staged.StagingDir + ".checks.json"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/samplepkg"
 	"github.com/opsflow/opsflow/internal/testsupport/s3test"
 )
@@ -31,10 +32,11 @@ func TestFetchRefusesKeysWithDotOrEmptySegments(t *testing.T) {
 	for i, rel := range []string{".", "..", "/x", "a//x", "a/./x", "a/../x", "a/.", "a/..", "a/"} {
 		name := "Diag-key" + string(rune('a'+i))
 		plantPackage(t, a, name, map[string]string{"R1.fastq.gz": "ACGT\n"}, nil)
-		key := name + "/" + rel
-		s3test.Put(t, a.S3, a.Bucket, name+"/stand-in", []byte("body of "+key), nil)
+		prefix := samplepkg.ObjectPrefix(samplepkg.KindSample, name)
+		key := prefix + rel
+		s3test.Put(t, a.S3, a.Bucket, prefix+"stand-in", []byte("body of "+key), nil)
 		listed, tp := newTap(t, a, "")
-		tp.listAs = map[string]string{name + "/stand-in": key}
+		tp.listAs = map[string]string{prefix + "stand-in": key}
 		_, err := activityEnvFor(listed).ExecuteActivity(listed.FetchPackage, ImportInput{Package: name})
 		app := requireAppError(t, err, ErrUnsafeObjectKey)
 		assert.Contains(t, app.Error(), strconv.Quote(key), "the error names the key")
@@ -68,7 +70,12 @@ func publishUnderStrace(raw string) int {
 		fmt.Fprintln(os.Stderr, "publish helper:", err)
 		return 2
 	}
-	a := &ImportActivities{DurableDir: in.Durable}
+	h, err := ident.NewHasher([]byte("test-identifier-key"), true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "publish helper:", err)
+		return 2
+	}
+	a := &ImportActivities{DurableDir: in.Durable, Hasher: h}
 	if _, err := activityEnvFor(a).ExecuteActivity(a.PublishPackage, ImportInput{Package: in.Package}, in.Staged); err != nil {
 		fmt.Fprintln(os.Stderr, "publish helper:", err)
 		return 1

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"testing"
@@ -86,7 +88,7 @@ func TestFetchOfALargeObjectSurvivesAShortHeartbeatTimeoutAndResumes(t *testing.
 	const size = 32 << 20
 	body := randomBody(t, size)
 	plantPackage(t, a, "Diag-big1", map[string]string{"R1.fastq.gz": string(body)}, nil)
-	tapped, tp := newTap(t, a, "Diag-big1/R1.fastq.gz")
+	tapped, tp := newTap(t, a, "samples/Diag-big1/R1.fastq.gz")
 	tp.perMiB, tp.holdAt = 150*time.Millisecond, 8<<20
 	c, opts, queue := importWorker(t, tapped)
 
@@ -110,7 +112,7 @@ func TestFetchOfALargeObjectSurvivesAShortHeartbeatTimeoutAndResumes(t *testing.
 		return opts.DataConverter.FromPayloads(d.PendingActivities[0].HeartbeatDetails, &progress) == nil &&
 			d.PendingActivities[0].Attempt >= 2
 	}, 30*time.Second, 100*time.Millisecond, "the stalled attempt is timed out and retried")
-	assert.Equal(t, "Diag-big1/R1.fastq.gz", progress.Key)
+	assert.Equal(t, "samples/Diag-big1/R1.fastq.gz", progress.Key)
 	assert.GreaterOrEqual(t, progress.Written, int64(4<<20), "heartbeats carry the bytes written")
 	time.Sleep(time.Second) // the retry now waits for the stalled attempt's lock
 	tp.unhold()
@@ -141,9 +143,9 @@ func TestFetchTwoAttemptsAtOnceNeverWriteTheSameFile(t *testing.T) {
 	const size = 12 << 20
 	body := randomBody(t, size)
 	plantPackage(t, a, "Diag-big2", map[string]string{"R1.fastq.gz": string(body)}, nil)
-	first, tp1 := newTap(t, a, "Diag-big2/R1.fastq.gz")
+	first, tp1 := newTap(t, a, "samples/Diag-big2/R1.fastq.gz")
 	tp1.holdAt = 4 << 20
-	second, tp2 := newTap(t, a, "Diag-big2/R1.fastq.gz")
+	second, tp2 := newTap(t, a, "samples/Diag-big2/R1.fastq.gz")
 	in := ImportInput{Package: "Diag-big2"}
 
 	done1, done2 := make(chan error, 1), make(chan error, 1)
@@ -174,7 +176,7 @@ func TestFetchTwoAttemptsAtOnceNeverWriteTheSameFile(t *testing.T) {
 	assert.Empty(t, parts)
 }
 
-// TestVerifyResumesFromItsHeartbeat: the MD5 state in the heartbeat lets a retry hash only
+// TestVerifyResumesFromItsHeartbeat: the MD5 and SHA-256 states in the heartbeat lets a retry hash only
 // the rest of the read. The first half on disk is then corrupted: a verification that
 // resumed passes, one that starts again finds the mismatch.
 func TestVerifyResumesFromItsHeartbeat(t *testing.T) {
@@ -188,10 +190,13 @@ func TestVerifyResumesFromItsHeartbeat(t *testing.T) {
 	var staged FetchResult
 	require.NoError(t, v.Get(&staged))
 
-	h := md5.New()
-	h.Write(body[:half])
-	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	require.NoError(t, err)
+	states := map[string][]byte{}
+	for alg, h := range map[string]hash.Hash{checksum.MD5: md5.New(), checksum.SHA256: sha256.New()} {
+		h.Write(body[:half])
+		state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		require.NoError(t, err)
+		states[alg] = state
+	}
 	f, err := os.OpenFile(filepath.Join(staged.StagingDir, "R1.fastq.gz"), os.O_WRONLY, 0)
 	require.NoError(t, err)
 	_, err = f.WriteAt(make([]byte, half), 0)
@@ -199,7 +204,8 @@ func TestVerifyResumesFromItsHeartbeat(t *testing.T) {
 	require.NoError(t, f.Close())
 
 	resumed := activityEnvFor(a)
-	resumed.SetHeartbeatDetails(verifyProgress{Read: 0, Hash: checksum.Progress{Offset: half, State: state}})
+	require.Equal(t, "R1.fastq.gz", staged.Manifest.Files[1].Path)
+	resumed.SetHeartbeatDetails(verifyProgress{File: 1, Hash: checksum.Progress{Offset: half, States: states}})
 	_, err = resumed.ExecuteActivity(a.VerifyPackage, in, staged)
 	require.NoError(t, err, "resumed after the (corrupted) first half")
 

@@ -81,6 +81,9 @@ type ImportCandidatesPage struct {
 	Published   int    `json:"published"`
 	Quarantined int    `json:"quarantined"`
 	NextCursor  string `json:"nextCursor,omitempty"`
+	// Refused lists keys under manifests/ that name no package (unknown kind, unsafe name):
+	// never imported, reported by the scan.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // QuarantineInput moves a staged package that failed verification into quarantine with a

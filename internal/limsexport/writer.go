@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -40,20 +41,19 @@ type Progress func(path string, written int64)
 
 // Write validates d and writes its package: the reads copied with their MD5 and size
 // computed while writing (an MD5 the LIMS gave must match, else ErrChecksumMismatch), then
-// the description file, every file and directory fsynced before the rename. id names the
-// temporary directory (a keyed hash, never the package's name). An identical package in
-// place is AlreadyExported; a different one is ErrConflict. On any error nothing is left.
+// the description file, every file and directory fsynced before the rename. The temporary
+// directory is <Root>/.tmp-<sha256 of id> (id: the package's keyed hash, never its name).
+// An identical package in place is AlreadyExported; a different one is ErrConflict. On any
+// error nothing is left.
 func (w Writer) Write(ctx context.Context, id string, d Description, progress Progress) (Written, error) {
 	if err := d.Validate(); err != nil {
 		return Written{}, err
 	}
-	if err := samplepkg.CheckName(id); err != nil {
-		return Written{}, fmt.Errorf("temporary directory id: %w", err)
-	}
 	if progress == nil {
 		progress = func(string, int64) {}
 	}
-	tmp := filepath.Join(w.Root, ".tmp-"+id)
+	sum := sha256.Sum256([]byte(id))
+	tmp := filepath.Join(w.Root, ".tmp-"+hex.EncodeToString(sum[:8]))
 	lock, err := lockFile(tmp + ".lock")
 	if err != nil {
 		return Written{}, err

@@ -80,10 +80,16 @@ func Scenarios() []Scenario {
 			}), completed),
 		siteBusyScenario(),
 		packageScenario("succeeded", "fetches, verifies and publishes the package (READY last)", false, nil, completed),
-		packageScenario("failed", "a read's MD5 does not match: staging discarded, operators notified", false, func(s Script) {
+		packageScenario("failed", "the package has no manifest (not completely uploaded): refused, operators notified", false, func(s Script) {
+			s["FetchPackage"] = fails(refused(activities.ErrManifestMissing,
+				"no manifest s3://tsd-import/manifests/samples/%s.json: the package is not (completely) uploaded", Package))
+			s["NotifyOperators"] = notified
+		}, failed),
+		packageScenario("quarantined", "a read's MD5 does not match: the package is quarantined with a report, operators notified", false, func(s Script) {
 			s["VerifyPackage"] = fails(refused(activities.ErrChecksumMismatch,
-				"package %s: reads/R2.fastq.gz: md5 mismatch", Package))
-			s["DiscardStaging"] = ok(nil)
+				"package %s: reads/R2.fastq.gz: md5 0123456789abcdef0123456789abcdef, want d41d8cd98f00b204e9800998ecf8427e", Package))
+			qdir := "/srv/durable/.quarantine/samples/" + PackageID()
+			s["QuarantinePackage"] = ok(activities.QuarantineResult{Dir: qdir, Report: qdir + "/" + activities.QuarantineReportFile})
 			s["NotifyOperators"] = notified
 		}, failed),
 		packageScenario("dry_run", "lists the package, changes nothing", true, nil, completed),
@@ -229,7 +235,8 @@ func packageScenario(name, about string, dryRun bool, change func(Script), want 
 		Play: func(ctx context.Context, e *Env) ([]Recorded, error) {
 			id := PackageID()
 			staged := activities.FetchResult{PackageID: id, Environment: Environment, StagingDir: "/srv/durable/.staging/" + id,
-				Files: []string{Package + ".sample", "reads/R1.fastq.gz", "reads/R2.fastq.gz"}, Bytes: 2048}
+				Files: []string{Package + ".sample", "reads/R1.fastq.gz", "reads/R2.fastq.gz"}, Bytes: 2048,
+				PublishedDir: "/srv/durable/samples/" + Package}
 			s := Script{
 				"FetchPackage":   ok(staged),
 				"VerifyPackage":  ok(activities.VerifyResult{Reads: 2}),

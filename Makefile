@@ -102,6 +102,17 @@ BENCH_FLAGS ?=
 bench:
 	$(WITH_STACK_ENV) $(GO) run ./bench/reval -doctors $(BENCH_DOCTORS) $(BENCH_FLAGS)
 
+## bench-copy: the tsd-import data movers' throughput (bench/README.md), not a timed test: the
+## filelock-exporter's copy + verify (MD5 + SHA-256) of BENCH_COPY_GIB GiB against plain `cp` (and
+## `cp` + `sha256sum`) of the same files, then the nsc-exporter's upload of BENCH_UPLOAD_GIB GiB against a
+## bare aws-sdk-go-v2 multipart upload, each side by side in one run; results in bench/results/.
+BENCH_COPY_GIB ?= 5
+BENCH_UPLOAD_GIB ?= 1
+.PHONY: bench-copy
+bench-copy:
+	$(WITH_STACK_ENV) $(GO) run ./bench/copy -gib $(BENCH_COPY_GIB)
+	$(WITH_STACK_ENV) $(GO) run ./bench/upload -gib $(BENCH_UPLOAD_GIB)
+
 ## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
 clean-stack: stack-down
 	if [ -d .stack ]; then find .stack -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +; fi

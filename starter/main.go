@@ -14,6 +14,7 @@ commands:
   release       start a tsd-import release & deploy (ReleaseDeploy)
   sync          run the revalidation sync of an environment, --abort it, or --rollback (RevalidationSync, RevalidationRollback)
   import        import a sample package from S3 into the durable area (PackageImport)
+  schedules     apply, list or trigger the tsd-import watchers' Temporal Schedules
   progress      print the progress query of a run
   find          list runs by procedure, version, sample, outcome, environment, age
   codec-server  serve /encode and /decode for the Web UI and the CLI
@@ -35,6 +36,8 @@ func main() {
 		err = runProgress(os.Args[2:])
 	case "import":
 		err = runImport(os.Args[2:])
+	case "schedules":
+		err = runSchedules(os.Args[2:])
 	case "sync":
 		err = runSync(os.Args[2:])
 	case "find":

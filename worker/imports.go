@@ -26,6 +26,7 @@ func registerImport(h *host) error {
 		return err
 	}
 	h.central.RegisterWorkflow(workflows.PackageImport)
+	h.central.RegisterWorkflow(workflows.FilelockScan)
 	h.central.RegisterActivity(&activities.ImportActivities{S3: s3c, Bucket: cfg.Import.Bucket, DurableDir: cfg.Import.DurableDir,
 		Hasher: hasher, Environment: cfg.Environment})
 	return nil

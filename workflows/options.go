@@ -67,7 +67,7 @@ var (
 		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)}
 	limsExportOptions = workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: 2 * time.Minute,
 		RetryPolicy: retry(5*time.Second, 2*time.Minute, 5)}
-	uploadOptions = workflow.ActivityOptions{StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: 2 * time.Minute,
+	uploadOptions = workflow.ActivityOptions{StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: time.Minute,
 		RetryPolicy: retry(5*time.Second, 2*time.Minute, 8)}
 )
 

@@ -60,6 +60,10 @@ type Movers struct {
 	LimsUser     string
 	LimsPassword string
 	LimsQueue    string
+	// LimsStage is the URI of the export workflow stage items are unassigned from once exported;
+	// LimsReadsRoot is where relative read paths in the LIMS resolve (the demultiplexed FASTQs).
+	LimsStage     string
+	LimsReadsRoot string
 	// Settle is the pause between the nsc-exporter's two looks at a package: a package whose
 	// files change in between is still being written and is left for the next scan.
 	Settle time.Duration
@@ -188,6 +192,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	f.String(&c.Movers.LimsUser, "lims-user", "OPSFLOW_LIMS_USER", "Clarity LIMS API user")
 	f.String(&c.Movers.LimsPassword, "lims-password", "OPSFLOW_LIMS_PASSWORD", "Clarity LIMS API password")
 	f.String(&c.Movers.LimsQueue, "lims-queue", "OPSFLOW_LIMS_QUEUE", "Clarity queue (protocol step) id of the export step")
+	f.String(&c.Movers.LimsStage, "lims-stage", "OPSFLOW_LIMS_STAGE", "Clarity workflow stage URI an exported artifact is unassigned from")
+	f.String(&c.Movers.LimsReadsRoot, "lims-reads-root", "OPSFLOW_LIMS_READS_ROOT", "directory relative read paths of the Clarity LIMS resolve against")
 	f.Duration(&c.Movers.Settle, "export-settle", "OPSFLOW_EXPORT_SETTLE", "pause between the nsc-exporter's two looks at a package")
 	f.Int(&c.Movers.PartMiB, "upload-part-mib", "OPSFLOW_UPLOAD_PART_MIB", "multipart upload part size in MiB (5..512)")
 	f.String(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
@@ -251,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Movers.LimsURL != "" && c.Movers.LimsQueue == "" {
 		errs = append(errs, errors.New("a Clarity LIMS (OPSFLOW_LIMS_URL) needs its export queue's id: OPSFLOW_LIMS_QUEUE"))
+	}
+	if c.Movers.LimsURL != "" && c.Movers.LimsStage == "" {
+		errs = append(errs, errors.New("a Clarity LIMS (OPSFLOW_LIMS_URL) needs the export stage exported items leave: OPSFLOW_LIMS_STAGE"))
 	}
 	errs = append(errs, c.validateSites()...)
 	return errors.Join(errs...)

@@ -61,3 +61,11 @@ func (p *Proxy) Heal() {
 		require.NoError(p.t, p.proxy.RemoveToxic(tx.Name))
 	}
 }
+
+// LimitUpload slows what clients send through the proxy to kbPerSec KB/s, like a thin uplink:
+// a long upload that a test can interrupt halfway.
+func (p *Proxy) LimitUpload(kbPerSec int) {
+	p.t.Helper()
+	_, err := p.proxy.AddToxic("thin-uplink", "bandwidth", "upstream", 1, toxiproxy.Attributes{"rate": kbPerSec})
+	require.NoError(p.t, err)
+}

@@ -60,7 +60,7 @@ func (a *LimsActivities) ExportLimsItem(ctx context.Context, item LimsItem) (Lim
 	}
 	id := samplepkg.KindID(a.Hasher, d.Kind, d.Name())
 	logger := activity.GetLogger(ctx)
-	logger.Info("exporting LIMS item", "item", item.ID, "kind", d.Kind, "package", id)
+	logger.Info("exporting LIMS item", "kind", d.Kind, "package", id) // the item id may be a file name: not logged
 	reported, last := int64(0), time.Now()
 	progress := func(path string, written int64) {
 		if written < reported || written-reported >= progressBytes || time.Since(last) >= progressInterval {
@@ -75,7 +75,7 @@ func (a *LimsActivities) ExportLimsItem(ctx context.Context, item LimsItem) (Lim
 	if err := a.Queue.MarkExported(ctx, entry); err != nil {
 		return LimsExportResult{}, limsError(err)
 	}
-	logger.Info("exported LIMS item", "item", item.ID, "package", id, "files", w.Files, "bytes", w.Bytes, "alreadyExported", w.AlreadyExported)
+	logger.Info("exported LIMS item", "package", id, "files", w.Files, "bytes", w.Bytes, "alreadyExported", w.AlreadyExported)
 	return LimsExportResult{PackageID: id, Dir: w.Dir, Files: w.Files, Bytes: w.Bytes, AlreadyExported: w.AlreadyExported}, nil
 }
 

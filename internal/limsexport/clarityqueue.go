@@ -98,6 +98,9 @@ func (q ClarityQueue) Pending(ctx context.Context, cursor string, limit int) ([]
 		case len(out) == limit:
 			return out, "0@" + qp.NextPage(), nil
 		}
+		if qp.NextPage() == page {
+			return nil, "", fmt.Errorf("clarity queue %s: page %q names itself as the next page", q.QueueID, page)
+		}
 		offset, page = 0, qp.NextPage()
 	}
 }

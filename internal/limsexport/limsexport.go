@@ -150,9 +150,9 @@ func (d Description) validateSample() error {
 	if err := samplepkg.CheckName(s.Name); err != nil {
 		return itemError(d.ID, ErrUnsafeName, "%v", err)
 	}
-	for field, v := range map[string]string{"sample_id": s.SampleID, "project": s.Project, "flowcell_id": s.FlowcellID} {
-		if v == "" {
-			return itemError(d.ID, ErrMalformed, "the sample has no %s", field)
+	for _, f := range []struct{ field, value string }{{"sample_id", s.SampleID}, {"project", s.Project}, {"flowcell_id", s.FlowcellID}} {
+		if f.value == "" {
+			return itemError(d.ID, ErrMalformed, "the sample has no %s", f.field)
 		}
 	}
 	if s.Lane <= 0 {

@@ -122,6 +122,15 @@ func runScan(ctx workflow.Context, sc scanner, in WatcherScanInput) (*WatcherSca
 			tr.notify(ctx, "failed", err)
 			return nil, err
 		}
+		for _, c := range page.children {
+			if c.packageID == "" {
+				err := temporal.NewNonRetryableApplicationError(sc.procedure+": the listing returned a package without its hashed id",
+					ErrInvalidInput, nil)
+				setOutcome(ctx, OutcomeFailed)
+				tr.notify(ctx, "failed", err)
+				return nil, err
+			}
+		}
 		for why, n := range page.skipped {
 			in.Totals.Skipped[why] += n
 		}

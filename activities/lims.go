@@ -44,7 +44,13 @@ func (a *LimsActivities) ListLimsQueue(ctx context.Context, page ScanPage) (Lims
 	}
 	out := LimsQueuePage{Items: make([]LimsItem, 0, len(entries)), NextCursor: next}
 	for _, e := range entries {
-		out.Items = append(out.Items, LimsItem{ID: e.ID, Kind: e.Kind, Name: e.Name})
+		// The child run's id: the package's hash; an item whose document could not be read
+		// (no name yet) is named by its LIMS id's hash, and its export fails naming that id.
+		id := a.Hasher.ID("lims-item", e.ID)
+		if e.Name != "" {
+			id = samplepkg.KindID(a.Hasher, e.Kind, e.Name)
+		}
+		out.Items = append(out.Items, LimsItem{ID: e.ID, Kind: e.Kind, Name: e.Name, PackageID: id})
 	}
 	return out, nil
 }

@@ -87,10 +87,11 @@ func TestLimsExportFromTheDirectoryQueue(t *testing.T) {
 	q := limsDemoQueue(t)
 	a, env := newLims(t, q)
 	items := listLims(t, a, env, 2)
+	id := func(k samplepkg.Kind, name string) string { return samplepkg.KindID(a.Hasher, k, name) }
 	require.Equal(t, []LimsItem{
-		{ID: "A0001", Kind: samplepkg.KindAnalysis, Name: "Diag-wgs1-trio1"},
-		{ID: "S0001", Kind: samplepkg.KindSample, Name: "Diag-wgs1-NA1"},
-		{ID: "S0002", Kind: samplepkg.KindSample, Name: "Diag-wgs1-NA2"},
+		{ID: "A0001", Kind: samplepkg.KindAnalysis, Name: "Diag-wgs1-trio1", PackageID: id(samplepkg.KindAnalysis, "Diag-wgs1-trio1")},
+		{ID: "S0001", Kind: samplepkg.KindSample, Name: "Diag-wgs1-NA1", PackageID: id(samplepkg.KindSample, "Diag-wgs1-NA1")},
+		{ID: "S0002", Kind: samplepkg.KindSample, Name: "Diag-wgs1-NA2", PackageID: id(samplepkg.KindSample, "Diag-wgs1-NA2")},
 	}, items)
 	for _, it := range items {
 		res, err := exportLims(t, a, env, it)
@@ -180,7 +181,8 @@ func TestLimsExportFromClarity(t *testing.T) {
 	a, env := newLims(t, q)
 	items := listLims(t, a, env, 2)
 	require.Len(t, items, 3)
-	assert.Equal(t, LimsItem{ID: "2-101", Kind: samplepkg.KindSample, Name: "Diag-wgs1-NA1"}, items[0])
+	assert.Equal(t, LimsItem{ID: "2-101", Kind: samplepkg.KindSample, Name: "Diag-wgs1-NA1",
+		PackageID: samplepkg.KindID(a.Hasher, samplepkg.KindSample, "Diag-wgs1-NA1")}, items[0])
 
 	res, err := exportLims(t, a, env, items[0])
 	require.NoError(t, err)

@@ -264,6 +264,28 @@ func (p *progress) transferred() int64 {
 	return p.sent
 }
 
+// beatingReader is a part's (or small file's) body that heartbeats as the SDK reads it, so a
+// part going up slowly keeps the attempt alive while bytes flow (and only then: a hung
+// connection stops the heartbeats and the server times the attempt out).
+type beatingReader struct {
+	r    io.ReadSeeker
+	p    *progress
+	read int64
+}
+
+func (b *beatingReader) Read(buf []byte) (int, error) {
+	n, err := b.r.Read(buf)
+	if b.read/(1<<20) != (b.read+int64(n))/(1<<20) {
+		b.p.beat()
+	}
+	b.read += int64(n)
+	return n, err
+}
+
+func (b *beatingReader) Seek(offset int64, whence int) (int64, error) {
+	return b.r.Seek(offset, whence)
+}
+
 // sortFiles orders a package's files by path, the manifest's and the upload's order.
 func sortFiles(files []localFile) {
 	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })

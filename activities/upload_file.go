@@ -84,7 +84,11 @@ func (a *UploadActivities) packageFiles(kind samplepkg.Kind, name string) ([]loc
 // there with f's size and SHA-256 metadata, else one PutObject for a small file or a
 // (resumed) multipart upload for a large one.
 func (a *UploadActivities) uploadFile(ctx context.Context, f localFile, resume uploadProgress, p *progress) (string, error) {
-	p.at(f.key, "")
+	if resume.Key == f.key {
+		p.at(f.key, resume.UploadID) // a retry killed while hashing still names the upload
+	} else {
+		p.at(f.key, "")
+	}
 	sum, err := hashFile(ctx, f, p)
 	if err != nil {
 		return "", err
@@ -120,7 +124,7 @@ func (a *UploadActivities) putSmall(ctx context.Context, f localFile, sum string
 	defer fh.Close()
 	_, err = a.S3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(a.Bucket), Key: aws.String(f.key),
-		Body: io.NewSectionReader(fh, 0, f.size), ContentLength: aws.Int64(f.size),
+		Body: &beatingReader{r: io.NewSectionReader(fh, 0, f.size), p: p}, ContentLength: aws.Int64(f.size),
 		Metadata: map[string]string{sha256Meta: sum},
 	})
 	if err != nil {

@@ -233,7 +233,7 @@ func (a *UploadActivities) sendParts(ctx context.Context, f localFile, id string
 			defer wg.Done()
 			buf := make([]byte, ps)
 			for n := range todo {
-				etag, err := a.sendPart(ctx, fh, f, id, ps, n, buf)
+				etag, err := a.sendPart(ctx, fh, f, id, ps, n, buf, p)
 				if err != nil {
 					fail(err)
 					continue
@@ -265,7 +265,7 @@ func (a *UploadActivities) sendParts(ctx context.Context, f localFile, id string
 }
 
 // sendPart reads part n of f into buf and uploads it; a short read means f changed.
-func (a *UploadActivities) sendPart(ctx context.Context, fh *os.File, f localFile, id string, ps int64, n int32, buf []byte) (*string, error) {
+func (a *UploadActivities) sendPart(ctx context.Context, fh *os.File, f localFile, id string, ps int64, n int32, buf []byte, p *progress) (*string, error) {
 	b := buf[:partLen(f.size, ps, n)]
 	if _, err := fh.ReadAt(b, int64(n-1)*ps); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -275,7 +275,7 @@ func (a *UploadActivities) sendPart(ctx context.Context, fh *os.File, f localFil
 	}
 	out, err := a.S3.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: aws.String(a.Bucket), Key: aws.String(f.key), UploadId: aws.String(id),
-		PartNumber: aws.Int32(n), Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+		PartNumber: aws.Int32(n), Body: &beatingReader{r: bytes.NewReader(b), p: p}, ContentLength: aws.Int64(int64(len(b))),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upload part %d of s3://%s/%s: %w", n, a.Bucket, f.key, err)

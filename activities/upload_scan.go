@@ -168,7 +168,8 @@ func (a *UploadActivities) firstLook(ctx context.Context, kind samplepkg.Kind, n
 	if err != nil || files == 0 {
 		return nil, false, err
 	}
-	return &exportCandidate{pkg: ExportPackage{Kind: kind, Name: name}, fingerprint: fp}, false, nil
+	pkg := ExportPackage{Kind: kind, Name: name, PackageID: samplepkg.KindID(a.Hasher, kind, name)}
+	return &exportCandidate{pkg: pkg, fingerprint: fp}, false, nil
 }
 
 // fingerprint describes every entry under dir (path, type, size, mtime) and counts its files.

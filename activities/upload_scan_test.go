@@ -52,10 +52,10 @@ func TestFindExportPackagesReturnsOnlyCompleteSettledPackages(t *testing.T) {
 	cancel()
 	<-done
 	assert.Equal(t, []ExportPackage{
-		{Kind: samplepkg.KindSample, Name: "S1"},
-		{Kind: samplepkg.KindAnalysis, Name: "A1"},
-		{Kind: samplepkg.KindEllaIncoming, Name: "E1"},
-		{Kind: samplepkg.KindBackup, Name: "B1"},
+		exportPkg(a, samplepkg.KindSample, "S1"),
+		exportPkg(a, samplepkg.KindAnalysis, "A1"),
+		exportPkg(a, samplepkg.KindEllaIncoming, "E1"),
+		exportPkg(a, samplepkg.KindBackup, "B1"),
 	}, page.Packages)
 	assert.Equal(t, 3, page.Unsettled, "S2-half (no .sample), A2-growing (changing), B2-empty")
 	assert.Empty(t, page.NextCursor, "the whole area fits one page")
@@ -88,13 +88,18 @@ func TestFindExportPackagesPagesByCursor(t *testing.T) {
 		page.Cursor = res.NextCursor
 	}
 	assert.Equal(t, []ExportPackage{
-		{Kind: samplepkg.KindSample, Name: "Z"},
-		{Kind: samplepkg.KindBackup, Name: "A"},
-		{Kind: samplepkg.KindBackup, Name: "B"},
-		{Kind: samplepkg.KindBackup, Name: "C"},
+		exportPkg(a, samplepkg.KindSample, "Z"),
+		exportPkg(a, samplepkg.KindBackup, "A"),
+		exportPkg(a, samplepkg.KindBackup, "B"),
+		exportPkg(a, samplepkg.KindBackup, "C"),
 	}, got)
 	assert.Equal(t, []string{"backup/A", ""}, cursors, "a page ends where the area ends")
 
 	_, err := uploadEnv(a).ExecuteActivity(a.FindExportPackages, ScanPage{Cursor: "nokind/../x"})
 	requireErrType(t, err, ErrInvalidInput)
+}
+
+// exportPkg is the listing's form of a package, with its keyed-hash id.
+func exportPkg(a *UploadActivities, kind samplepkg.Kind, name string) ExportPackage {
+	return ExportPackage{Kind: kind, Name: name, PackageID: samplepkg.KindID(a.Hasher, kind, name)}
 }

@@ -195,3 +195,33 @@ func TestUploadKilledMidFileResumes(t *testing.T) {
 	assert.Equal(t, sent, res.Sent, "the .sample, uploaded by the child, is not sent again")
 	checkUploaded(t, a, samplepkg.KindSample, "K1", files)
 }
+
+// TestUploadPackageReplacesAnUploadCreatedForAnotherVersion: a pending upload of the key
+// holds a part that matches the file, but was created for an earlier version of it (its
+// x-amz-meta-sha256 names another content). Once complete, the object's metadata does not
+// match, so the file is sent again through a new upload and ends with the right SHA-256.
+func TestUploadPackageReplacesAnUploadCreatedForAnotherVersion(t *testing.T) {
+	a := newUpload(t)
+	body := randomBody(t, 2*(5<<20)+10)
+	files := map[string][]byte{"R1.fastq.gz": body, "R1.sample": []byte("{}")}
+	writeExport(t, a, samplepkg.KindSample, "R1", files)
+	key := samplepkg.ObjectPrefix(samplepkg.KindSample, "R1") + "R1.fastq.gz"
+	old, err := a.S3.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: aws.String(a.Bucket), Key: aws.String(key),
+		Metadata: map[string]string{sha256Meta: sha256Hex([]byte("an earlier version"))}})
+	require.NoError(t, err)
+	_, err = a.S3.UploadPart(context.Background(), &s3.UploadPartInput{Bucket: aws.String(a.Bucket), Key: aws.String(key),
+		UploadId: old.UploadId, PartNumber: aws.Int32(1), Body: bytesReader(body[:5<<20]), ContentLength: aws.Int64(5 << 20)})
+	require.NoError(t, err)
+
+	tap := &partTap{}
+	tb := tapped(a, tap)
+	res, err := runUpload(t, uploadEnv(tb), tb, ExportPackage{Kind: samplepkg.KindSample, Name: "R1"})
+	require.NoError(t, err)
+	parts, _ := tap.counts()
+	assert.Equal(t, 2+3, parts, "the 2 missing parts of the old upload, then all 3 through a new one")
+	info, _, err := s3store.Head(context.Background(), a.S3, a.Bucket, key)
+	require.NoError(t, err)
+	assert.Equal(t, sha256Hex(body), info.Metadata[sha256Meta])
+	assert.Equal(t, int64(len(body)+2+(5<<20+10)), res.Sent)
+	checkUploaded(t, a, samplepkg.KindSample, "R1", files)
+}

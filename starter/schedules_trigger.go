@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -19,13 +20,20 @@ func runSchedulesTrigger(args []string) error {
 	fs, cfg, _ := scheduleFlags("trigger")
 	wait := fs.Bool("wait", false, "wait for the scan (and its continue-as-new runs) to finish; print its totals")
 	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, how long to wait")
+	// The watcher may come before or after the flags: trigger nsc-exporter --wait.
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
 	if err := parse(fs, cfg, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if name == "" && fs.NArg() == 1 {
+		name = fs.Arg(0)
+	} else if name == "" || fs.NArg() != 0 {
 		return errors.New("schedules trigger: name one watcher: lims-exporter, nsc-exporter or filelock-exporter")
 	}
-	w, err := watchers.Lookup(fs.Arg(0))
+	w, err := watchers.Lookup(name)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,11 @@ func FilelockScan(ctx workflow.Context, in WatcherScanInput) (*WatcherScanResult
 			if got.Quarantined > 0 {
 				out.skipped["quarantined"] = got.Quarantined
 			}
+			// A manifest key naming no package (unknown kind, unsafe name) is never imported;
+			// the count shows in the scan's totals, the keys in its activity result.
+			if len(got.Refused) > 0 {
+				out.skipped["refused-manifest-key"] = len(got.Refused)
+			}
 			for _, p := range got.Packages {
 				out.children = append(out.children, scanChild{id: PackageImportWorkflowID(p.PackageID),
 					packageID: p.PackageID, procedure: "PackageImport", workflow: PackageImport,

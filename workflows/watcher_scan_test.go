@@ -90,7 +90,8 @@ func TestFilelockScanSkipsImportedAndStartsEachPackageOnce(t *testing.T) {
 	// The same package listed twice in one batch: the second start is refused by the child id,
 	// which is what keeps two scans (or a scan and `opsflow import`) from importing it twice.
 	env.OnActivity(importActs.ListImportCandidates, mock.Anything, mock.Anything).Return(
-		activities.ImportCandidatesPage{Packages: []activities.ExportPackage{s1, s1}, Published: 3, Quarantined: 1}, nil).Once()
+		activities.ImportCandidatesPage{Packages: []activities.ExportPackage{s1, s1}, Published: 3, Quarantined: 1,
+			Refused: []string{"manifests/weird/x.json"}}, nil).Once()
 	var imports []PackageImportInput
 	env.OnWorkflow(PackageImport, mock.Anything, mock.Anything).Return(
 		func(_ workflow.Context, in PackageImportInput) (*PackageImportResult, error) {
@@ -102,7 +103,7 @@ func TestFilelockScanSkipsImportedAndStartsEachPackageOnce(t *testing.T) {
 	assert.Equal(t, []PackageImportInput{{Package: "S1", Kind: samplepkg.KindSample, Environment: "dev"}}, imports)
 	assert.Equal(t, 1, totals.Succeeded)
 	assert.Equal(t, 1, totals.AlreadyStarted)
-	assert.Equal(t, map[string]int{"published": 3, "quarantined": 1}, totals.Skipped)
+	assert.Equal(t, map[string]int{"published": 3, "quarantined": 1, "refused-manifest-key": 1}, totals.Skipped)
 }
 
 func TestFilelockScanReportsAFailedImportAndGoesOn(t *testing.T) {

@@ -35,9 +35,7 @@ func TestReleaseAndImportStartedTwiceFollowTheRunningRun(t *testing.T) {
 	pkg := fmt.Sprintf("Diag-wgs%d-NA12878-TWICE", time.Now().UnixNano()%1000000)
 	body := "@r1\nACGT\n+\nIIII\n"
 	sum := md5.Sum([]byte(body))
-	s3test.Put(t, c, d.importBucket, pkg+"/"+pkg+"_R1.fastq.gz", []byte(body), nil)
-	s3test.Put(t, c, d.importBucket, pkg+"/"+pkg+".sample", []byte(fmt.Sprintf(
-		`{"name":%q,"reads":[{"path":%q,"md5":%q,"size":%d}]}`, pkg, pkg+"_R1.fastq.gz", hex.EncodeToString(sum[:]), len(body))), nil)
+	plantSamplePackage(t, c, d.importBucket, pkg, body, hex.EncodeToString(sum[:]))
 
 	releaseID := "release-v1.0.0-rel-" + d.taskQueue
 	out, err := d.starter("release", "--version", "v1.0.0-rel", "--workflow-id", releaseID)

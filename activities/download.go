@@ -7,8 +7,9 @@ import (
 
 // streamFrom copies body (an S3 object read from byte offset) into dst and calls progress
 // with the bytes written so far after each chunk, so a long download heartbeats and a retry
-// resumes where it stopped. Both the release artifact and the import's objects download this
-// way; what a heartbeat carries, and how often, is the caller's (progress may throttle).
+// resumes where it stopped. The release artifact downloads this way (the import's objects go
+// through StageStream, which hashes the bytes as it writes them); what a heartbeat carries,
+// and how often, is the caller's (progress may throttle).
 // name is the object, for the error.
 func streamFrom(dst io.Writer, body io.Reader, offset int64, name string, progress func(written int64)) (int64, error) {
 	written := offset

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/opsflow/opsflow/internal/checksum"
 	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/samplepkg"
@@ -31,6 +32,17 @@ type ImportActivities struct {
 	Hasher     *ident.Hasher
 	// Environment names the deployment, recorded on every run.
 	Environment string
+	// CopyConcurrency is how many objects of a package FetchPackage copies at once (0:
+	// DefaultCopyConcurrency): with MD5 slower than the disk, objects copied side by side
+	// are what lets the hashes use every core.
+	CopyConcurrency int
+}
+
+func (a *ImportActivities) copyConcurrency() int {
+	if a.CopyConcurrency > 0 {
+		return a.CopyConcurrency
+	}
+	return DefaultCopyConcurrency
 }
 
 func validPackageName(name string) error {
@@ -85,21 +97,39 @@ func (a *ImportActivities) FetchPackage(ctx context.Context, in ImportInput) (Fe
 			a.Bucket, samplepkg.ObjectPrefix(kind, in.Package), samplepkg.ManifestKey(kind, in.Package), describeChecks(checks))
 	}
 	res.Manifest = &m
-	var resume fetchProgress
-	if activity.HasHeartbeatDetails(ctx) {
-		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
-			resume = fetchProgress{} // an older attempt's heartbeat: start the object again
-		}
-	}
 	for _, o := range objects {
 		res.Files = append(res.Files, o.rel)
 		res.Bytes += o.size
-		if in.DryRun || o.complete() {
-			continue
+	}
+	if in.DryRun {
+		return res, nil
+	}
+	var resume fetchProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil {
+			resume = fetchProgress{} // unreadable: the objects start again
 		}
-		if err := a.stageObject(ctx, o, resume); err != nil {
+	}
+	digests := a.digestsFile(id)
+	if _, err := os.Stat(res.StagingDir); errors.Is(err, os.ErrNotExist) {
+		if err := removeDigests(digests); err != nil { // an earlier staging's, quarantined since
 			return FetchResult{}, err
 		}
+	}
+	algs := []string{checksum.SHA256}
+	if kind == samplepkg.KindSample {
+		algs = append(algs, checksum.MD5) // the .sample lists its reads' MD5s
+	}
+	stage := make([]StageObject, len(objects))
+	for i, o := range objects {
+		stage[i] = StageObject{Key: o.key, Name: fmt.Sprintf("s3://%s/%s", a.Bucket, o.key), Path: o.rel, Dest: o.dest, Size: o.size}
+	}
+	open := func(ctx context.Context, o StageObject, offset int64) (io.ReadCloser, error) {
+		return s3store.GetRange(ctx, a.S3, a.Bucket, o.Key, offset)
+	}
+	if _, err := StageObjects(ctx, stage, open, StageOptions{Algorithms: algs, Concurrency: a.copyConcurrency(),
+		DigestsFile: digests, Heartbeat: func(d any) { activity.RecordHeartbeat(ctx, d) }, resume: resume}); err != nil {
+		return FetchResult{}, err
 	}
 	return res, nil
 }
@@ -243,5 +273,5 @@ func (a *ImportActivities) DiscardStaging(ctx context.Context, staged FetchResul
 	if err := os.Remove(staged.StagingDir + ".checks.json"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return nil
+	return removeDigests(StagingDigestsFile(staged.StagingDir))
 }

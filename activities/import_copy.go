@@ -10,10 +10,9 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsflow/opsflow/internal/s3store"
+	"github.com/opsflow/opsflow/internal/checksum"
 )
 
 // How often the import's copy and hash report progress: the SDK sends at most one
@@ -29,12 +28,41 @@ const (
 	partLockWait = 2 * time.Minute
 )
 
-// fetchProgress is FetchPackage's heartbeat: the object being copied and how many of its
-// bytes its part file holds. Objects before it in the listing are staged already (their
-// final files exist with the object's size); a retry resumes Key from Written.
+// fetchProgress is FetchPackage's heartbeat: the bytes staged so far (Bytes) and, for every
+// object in flight, how many of its bytes its part file holds and the MD5 and SHA-256 states
+// after exactly those bytes, so a retry continues the copy and its hashes from there.
+// Objects not listed are staged already (their final files exist with the object's size) or
+// not started. Boot is the host's boot id: after a reboot the part files may lack bytes the
+// page cache held, and the objects start again. Key and Written are an older attempt's
+// heartbeat (one object, no states): the part file's prefix is then hashed from disk.
 type fetchProgress struct {
-	Key     string `json:"key"`
-	Written int64  `json:"written"`
+	Key     string           `json:"key,omitempty"`
+	Written int64            `json:"written,omitempty"`
+	Boot    string           `json:"boot,omitempty"`
+	Bytes   int64            `json:"bytes,omitempty"`
+	Objects []objectProgress `json:"objects,omitempty"`
+}
+
+// objectProgress is one object in flight: its part file holds Written bytes, hashed into
+// States (by algorithm; none in an older attempt's heartbeat).
+type objectProgress struct {
+	Key     string            `json:"key"`
+	Written int64             `json:"written"`
+	States  map[string][]byte `json:"states,omitempty"`
+	Boot    string            `json:"-"` // the heartbeat's, set by objects()
+}
+
+// objects lists p's objects in flight, an older attempt's single object included.
+func (p fetchProgress) objects() []objectProgress {
+	out := make([]objectProgress, 0, len(p.Objects)+1)
+	if p.Key != "" {
+		out = append(out, objectProgress{Key: p.Key, Written: p.Written})
+	}
+	for _, o := range p.Objects {
+		o.Boot = p.Boot
+		out = append(out, o)
+	}
+	return out
 }
 
 // stagedObject is one object of a package and the file it is staged into.
@@ -47,14 +75,15 @@ type stagedObject struct {
 
 // complete tells whether the object is staged: only a finished, synced part file is ever
 // renamed to dest, so a dest of the object's size holds the object.
-func (o stagedObject) complete() bool {
-	st, err := os.Stat(o.dest)
-	return err == nil && st.Mode().IsRegular() && st.Size() == o.size
+func (o StageObject) complete() (os.FileInfo, bool) {
+	st, err := os.Stat(o.Dest)
+	return st, err == nil && st.Mode().IsRegular() && st.Size() == o.Size
 }
 
-// stageObject copies one object into o.dest through o.dest+".part", resuming from the
-// offset in resume when it is this object's, heartbeating its progress while it copies,
-// and renaming the part file to dest once it is complete and synced.
+// stage stages one object: kept when staged already (with its recorded digests, else hashed
+// from disk), else copied into o.Dest through o.Dest+".part", resuming from the offset and
+// hash states the attempt before heartbeated for it, and renamed to Dest once complete and
+// synced.
 //
 // Two attempts of the fetch may run at once: the server starts a retry after a heartbeat
 // timeout while the timed-out attempt, which the SDK does not stop, still writes. The part
@@ -66,92 +95,132 @@ func (o stagedObject) complete() bool {
 // exclusion explicit rather than relying on two attempts never sharing an attempt number
 // (a reset activity starts again at 1). flock is advisory and per host on some network
 // filesystems (NFSv3 without lockd); the durable area is written by this host's worker only.
-func (a *ImportActivities) stageObject(ctx context.Context, o stagedObject, resume fetchProgress) error {
-	if err := os.MkdirAll(filepath.Dir(o.dest), 0o755); err != nil {
-		return err
+func (s *stager) stage(ctx context.Context, o StageObject) (StagedFile, error) {
+	if st, ok := o.complete(); ok {
+		if rec, ok := s.recorded(o, st); ok {
+			return rec, nil
+		}
+		return s.hashStaged(ctx, o)
 	}
-	part, err := lockPart(ctx, o, resume)
-	if err != nil || part == nil {
-		return err
+	if err := os.MkdirAll(filepath.Dir(o.Dest), 0o755); err != nil {
+		return StagedFile{}, err
+	}
+	part, err := lockPart(ctx, o, s.tracker.beatNow)
+	if err != nil {
+		return StagedFile{}, err
+	}
+	if part == nil { // staged meanwhile by the other attempt
+		if st, ok := o.complete(); ok {
+			if rec, ok := s.recorded(o, st); ok {
+				return rec, nil
+			}
+		}
+		return s.hashStaged(ctx, o)
 	}
 	defer part.Close() // releases the lock, after the rename
-	offset := int64(0)
-	if resume.Key == o.key {
-		offset = resume.Written
+	from, err := s.resumePoint(ctx, o, part)
+	if err != nil {
+		return StagedFile{}, err
 	}
-	if st, err := part.Stat(); err != nil || st.Size() < offset || offset > o.size {
-		offset = 0 // the part file lost what the heartbeat counted: start again
+	if err := part.Truncate(from.Offset); err != nil { // drop bytes written after the checkpoint
+		return StagedFile{}, err
 	}
-	if err := part.Truncate(offset); err != nil { // drop bytes written after the last heartbeat
-		return err
+	if _, err := part.Seek(from.Offset, io.SeekStart); err != nil {
+		return StagedFile{}, err
 	}
-	if _, err := part.Seek(offset, io.SeekStart); err != nil {
-		return err
-	}
-	// Durable before visible: the data (synced by copyObject's StageStream), then the name. A
-	// host crash leaves either no dest or a complete one, which the size check above and a
-	// retry rely on.
-	if offset < o.size {
-		if err := a.copyObject(ctx, o, part, offset); err != nil {
-			return err
+	s.tracker.checkpoint(o.Key, from)
+	// Durable before visible: the data (synced by StageStream), then the name. A host crash
+	// leaves either no dest or a complete one, which the size check above and a retry rely on.
+	end := from
+	if from.Offset < o.Size {
+		body, err := s.open(ctx, o, from.Offset)
+		if err != nil {
+			return StagedFile{}, err
+		}
+		end, err = StageStream(ctx, part, body, s.algs, from, func(p checksum.Progress) { s.tracker.checkpoint(o.Key, p) })
+		body.Close()
+		if err != nil {
+			return StagedFile{}, fmt.Errorf("download %s: %w", o.Name, err)
 		}
 	} else if err := part.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", part.Name(), err)
+		return StagedFile{}, fmt.Errorf("sync %s: %w", part.Name(), err)
 	}
-	if err := os.Rename(part.Name(), o.dest); err != nil {
-		return err
+	if end.Offset != o.Size {
+		return StagedFile{}, fmt.Errorf("download %s: got %d bytes, the listing said %d", o.Name, end.Offset, o.Size)
 	}
-	return syncDir(filepath.Dir(o.dest))
+	sums, err := checksum.Finish(s.algs, end)
+	if err != nil {
+		return StagedFile{}, err
+	}
+	st, err := part.Stat()
+	if err != nil {
+		return StagedFile{}, err
+	}
+	if err := os.Rename(part.Name(), o.Dest); err != nil {
+		return StagedFile{}, err
+	}
+	if err := syncDir(filepath.Dir(o.Dest)); err != nil {
+		return StagedFile{}, err
+	}
+	return stagedFileOf(st, sums), nil
 }
 
-// copyObject streams the object from offset into part, heartbeating fetchProgress every
-// progressBytes or progressInterval, whichever comes first.
-func (a *ImportActivities) copyObject(ctx context.Context, o stagedObject, part *os.File, offset int64) error {
-	body, err := s3store.GetRange(ctx, a.S3, a.Bucket, o.key, offset)
-	if err != nil {
-		return err
+// resumePoint is where o's copy starts in part (locked): where the attempt before's heartbeat
+// says, with its hash states, or with the prefix hashed from disk when it recorded none (an
+// older attempt); byte 0 when there is no heartbeat for o, when the part file lost bytes the
+// heartbeat counted, or when the host rebooted since (the part file may then hold bytes that
+// were never written).
+func (s *stager) resumePoint(ctx context.Context, o StageObject, part *os.File) (checksum.Progress, error) {
+	r, ok := s.tracker.resumeOf(o.Key)
+	if !ok || r.Written <= 0 || r.Written > o.Size || (r.Boot != "" && r.Boot != bootID()) {
+		return checksum.Progress{}, nil
 	}
-	defer body.Close()
-	reported, last := offset, time.Now()
-	activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: offset})
-	written, err := StageStream(part, body, offset, fmt.Sprintf("s3://%s/%s", a.Bucket, o.key), func(written int64) {
-		if written-reported >= progressBytes || time.Since(last) >= progressInterval {
-			activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: written})
-			reported, last = written, time.Now()
+	if st, err := part.Stat(); err != nil || st.Size() < r.Written {
+		return checksum.Progress{}, nil
+	}
+	from := checksum.Progress{Offset: r.Written, States: r.States}
+	if checksum.Restorable(s.algs, from) {
+		return from, nil
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the prefix may be gigabytes: keep heartbeating
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(progressInterval):
+				s.tracker.beatNow()
+			}
 		}
-	})
-	if err != nil {
-		return err
-	}
-	if written != o.size {
-		return fmt.Errorf("download s3://%s/%s: got %d bytes, the listing said %d", a.Bucket, o.key, written, o.size)
-	}
-	activity.RecordHeartbeat(ctx, fetchProgress{Key: o.key, Written: written})
-	return nil
+	}()
+	return checksum.HashPrefix(ctx, part.Name(), s.algs, r.Written)
 }
 
-// StageStream is the local half of the staging copy: it writes body (read from byte offset)
-// into part, which is positioned at offset, calls progress after each chunk and fsyncs part
-// once body is exhausted. FetchPackage runs it on every object downloaded; bench/copy measures
-// it against cp on local files, so the benchmark times the code the import runs.
-func StageStream(part *os.File, body io.Reader, offset int64, name string, progress func(written int64)) (int64, error) {
-	written, err := streamFrom(part, body, offset, name, progress)
+// StageStream is the write of one object's bytes into its part file: it copies body (the
+// object read from byte from.Offset) into part (positioned there) while it computes every
+// digest in algorithms of the same bytes, concurrently (checksum.CopyHashed), continuing the
+// hash states in from, calls checkpoint with the offset and states every progressBytes or
+// progressInterval, whichever comes first, and fsyncs part once body is exhausted. It returns the final Progress
+// (checksum.Finish gives the digests).
+func StageStream(ctx context.Context, part *os.File, body io.Reader, algorithms []string, from checksum.Progress, checkpoint func(checksum.Progress)) (checksum.Progress, error) {
+	end, err := checksum.CopyHashed(ctx, part, body, algorithms, from, progressBytes, progressInterval, checkpoint)
 	if err != nil {
-		return written, err
+		return checksum.Progress{}, err
 	}
 	if err := part.Sync(); err != nil {
-		return written, fmt.Errorf("sync %s: %w", part.Name(), err)
+		return checksum.Progress{}, fmt.Errorf("sync %s: %w", part.Name(), err)
 	}
-	return written, nil
+	return end, nil
 }
 
 // lockPart opens o's part file and takes an exclusive flock on it, waiting (and
-// heartbeating resume, so the wait does not lose the progress to resume from) while
-// another attempt holds it. It returns nil, nil when the object turned out to be staged
+// heartbeating, so the wait does not lose the progress to resume from) while another
+// attempt holds it. It returns nil, nil when the object turned out to be staged
 // meanwhile (a part file this attempt created for nothing is removed), and a retryable
 // ErrStagingBusy error when the other attempt kept the lock for partLockWait.
-func lockPart(ctx context.Context, o stagedObject, resume fetchProgress) (*os.File, error) {
-	path := o.dest + ".part"
+func lockPart(ctx context.Context, o StageObject, heartbeat func()) (*os.File, error) {
+	path := o.Dest + ".part"
 	deadline := time.Now().Add(partLockWait)
 	for {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
@@ -163,7 +232,7 @@ func lockPart(ctx context.Context, o stagedObject, resume fetchProgress) (*os.Fi
 			f.Close() // the holder renamed it to dest before we locked: open the path again
 			continue
 		}
-		if err == nil && o.complete() {
+		if _, done := o.complete(); err == nil && done {
 			_ = os.Remove(path) // ours, under the lock
 			f.Close()
 			return nil, nil
@@ -179,7 +248,7 @@ func lockPart(ctx context.Context, o stagedObject, resume fetchProgress) (*os.Fi
 			return nil, temporal.NewApplicationError(fmt.Sprintf("another attempt still writes %s after %s: retrying later",
 				filepath.Base(path), partLockWait), ErrStagingBusy)
 		}
-		activity.RecordHeartbeat(ctx, resume)
+		heartbeat()
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

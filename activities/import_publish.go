@@ -29,6 +29,7 @@ func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, s
 	case destErr == nil && stagedErr == nil:
 		// A fresh copy is staged but the package was imported before: drop the copy.
 		_ = os.RemoveAll(staged.StagingDir)
+		_ = removeDigests(a.digestsFile(id))
 		return PublishResult{}, permanent(ErrDuplicateImport, nil, "%s already exists: not overwriting an imported package", dest)
 	case destErr == nil:
 		// A retry after the move: the data there is the verified copy, synced before the
@@ -55,6 +56,10 @@ func (a *ImportActivities) PublishPackage(ctx context.Context, in ImportInput, s
 			return PublishResult{}, err
 		}
 	} else if err := syncDir(dest); err != nil {
+		return PublishResult{}, err
+	}
+	// The digests FetchPackage recorded served VerifyPackage; they name staged files only.
+	if err := removeDigests(a.digestsFile(id)); err != nil {
 		return PublishResult{}, err
 	}
 	return PublishResult{Dir: dest}, nil

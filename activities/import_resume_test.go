@@ -102,7 +102,8 @@ func TestFetchOfALargeObjectSurvivesAShortHeartbeatTimeoutAndResumes(t *testing.
 	case <-ctx.Done():
 		t.Fatal("the first attempt never reached 8 MiB")
 	}
-	// The stalled attempt's last heartbeat carries its progress; the server retries it.
+	// The stalled attempt's last heartbeat carries its progress, with the hash states at that
+	// offset; the server retries it.
 	var progress fetchProgress
 	require.Eventually(t, func() bool {
 		d, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
@@ -112,8 +113,11 @@ func TestFetchOfALargeObjectSurvivesAShortHeartbeatTimeoutAndResumes(t *testing.
 		return opts.DataConverter.FromPayloads(d.PendingActivities[0].HeartbeatDetails, &progress) == nil &&
 			d.PendingActivities[0].Attempt >= 2
 	}, 30*time.Second, 100*time.Millisecond, "the stalled attempt is timed out and retried")
-	assert.Equal(t, "samples/Diag-big1/R1.fastq.gz", progress.Key)
-	assert.GreaterOrEqual(t, progress.Written, int64(4<<20), "heartbeats carry the bytes written")
+	require.Len(t, progress.Objects, 1, "%+v", progress)
+	assert.Equal(t, "samples/Diag-big1/R1.fastq.gz", progress.Objects[0].Key)
+	assert.GreaterOrEqual(t, progress.Objects[0].Written, int64(4<<20), "heartbeats carry the bytes written")
+	assert.Len(t, progress.Objects[0].States, 2, "and the MD5 and SHA-256 states after them")
+	assert.Equal(t, bootID(), progress.Boot)
 	time.Sleep(time.Second) // the retry now waits for the stalled attempt's lock
 	tp.unhold()
 
@@ -122,6 +126,9 @@ func TestFetchOfALargeObjectSurvivesAShortHeartbeatTimeoutAndResumes(t *testing.
 	got, err := os.ReadFile(filepath.Join(res.StagingDir, "R1.fastq.gz"))
 	require.NoError(t, err)
 	assert.True(t, string(got) == string(body), "the staged file is the object byte for byte")
+	rec := loadDigests(StagingDigestsFile(res.StagingDir))["R1.fastq.gz"]
+	assert.Equal(t, hexSHA256(string(body)), rec.SHA256, "the digests of the resumed copy are the object's")
+	assert.Equal(t, hexMD5(string(body)), rec.MD5)
 	gets := tp.Gets()
 	require.GreaterOrEqual(t, len(gets), 2, "GETs: %+v", gets)
 	last := gets[len(gets)-1]
@@ -176,9 +183,10 @@ func TestFetchTwoAttemptsAtOnceNeverWriteTheSameFile(t *testing.T) {
 	assert.Empty(t, parts)
 }
 
-// TestVerifyResumesFromItsHeartbeat: the MD5 and SHA-256 states in the heartbeat lets a retry hash only
-// the rest of the read. The first half on disk is then corrupted: a verification that
-// resumed passes, one that starts again finds the mismatch.
+// TestVerifyResumesFromItsHeartbeat: without digests recorded by the fetch, verify hashes the
+// files from disk, and the MD5 and SHA-256 states in its heartbeat let a retry hash only the
+// rest of the read. The first half on disk is then corrupted: a verification that resumed
+// passes, one that starts again finds the mismatch.
 func TestVerifyResumesFromItsHeartbeat(t *testing.T) {
 	a, env := newImport(t)
 	const size, half = 3 << 20, 3 << 19
@@ -189,6 +197,7 @@ func TestVerifyResumesFromItsHeartbeat(t *testing.T) {
 	require.NoError(t, err)
 	var staged FetchResult
 	require.NoError(t, v.Get(&staged))
+	require.NoError(t, os.Remove(StagingDigestsFile(staged.StagingDir)))
 
 	states := map[string][]byte{}
 	for alg, h := range map[string]hash.Hash{checksum.MD5: md5.New(), checksum.SHA256: sha256.New()} {

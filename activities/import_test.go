@@ -142,7 +142,7 @@ func TestVerifyChecksEveryFileAgainstTheManifest(t *testing.T) {
 	require.NoError(t, err)
 	var staged FetchResult
 	require.NoError(t, v.Get(&staged))
-	require.NoError(t, os.WriteFile(filepath.Join(staged.StagingDir, "R2.fastq.gz"), []byte("TTGC\n"), 0o644))
+	rewriteStaged(t, filepath.Join(staged.StagingDir, "R2.fastq.gz"), "TTGC\n")
 	require.NoError(t, os.WriteFile(filepath.Join(staged.StagingDir, "stray.txt"), []byte("x"), 0o644))
 	_, err = env.ExecuteActivity(a.VerifyPackage, in, staged)
 	app := requireAppError(t, err, ErrChecksumMismatch)
@@ -153,7 +153,7 @@ func TestVerifyChecksEveryFileAgainstTheManifest(t *testing.T) {
 	require.Len(t, checks, 2, "the findings are kept for the quarantine report")
 
 	require.NoError(t, os.Remove(filepath.Join(staged.StagingDir, "stray.txt")))
-	require.NoError(t, os.WriteFile(filepath.Join(staged.StagingDir, "R2.fastq.gz"), []byte("TTG\n"), 0o644))
+	rewriteStaged(t, filepath.Join(staged.StagingDir, "R2.fastq.gz"), "TTG\n")
 	_, err = env.ExecuteActivity(a.VerifyPackage, in, staged)
 	app = requireAppError(t, err, ErrManifestMismatch)
 	assert.Contains(t, app.Error(), "R2.fastq.gz: size 4, want 5")

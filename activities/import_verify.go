@@ -26,11 +26,14 @@ type verifyProgress struct {
 
 // VerifyPackage checks the staged package against its manifest: exactly the files listed,
 // each of its size and SHA-256; for a sample, every read the .sample lists is one of them with
-// the .sample's size and MD5 (MD5 and SHA-256 computed in one read pass of the file); for an
-// analysis, the .analysis is JSON naming the package. It checks every file before it fails, so
+// the .sample's size and MD5; for an analysis, the .analysis is JSON naming the package. The
+// digests are those FetchPackage computed while it wrote the bytes it received (its digests
+// file), used for a file only while its stat fingerprint is the one recorded (StagedFile): the
+// data is not read again. A file without usable digests (none recorded, or the file rewritten
+// since) is hashed from disk, MD5 and SHA-256 in one read pass, heartbeating, and a retry
+// resumes from the file and offset last reported. It checks every file before it fails, so
 // the error (ErrManifestMismatch, or ErrChecksumMismatch when a digest differs; both
-// non-retryable) and the quarantine report list every file at fault. It heartbeats while it
-// hashes and a retry resumes from the file and offset last reported.
+// non-retryable) and the quarantine report list every file at fault.
 func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, staged FetchResult) (VerifyResult, error) {
 	kind, id, err := a.target(in)
 	if err != nil {
@@ -51,6 +54,7 @@ func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, st
 	if err != nil {
 		return VerifyResult{}, err
 	}
+	recorded := loadDigests(a.digestsFile(id))
 	var resume verifyProgress
 	if activity.HasHeartbeatDetails(ctx) {
 		if err := activity.GetHeartbeatDetails(ctx, &resume); err != nil || resume.File > len(m.Files) {
@@ -63,7 +67,7 @@ func (a *ImportActivities) VerifyPackage(ctx context.Context, in ImportInput, st
 		if i == resume.File {
 			from = resume.Hash
 		}
-		check, err := checkFile(ctx, staged.StagingDir, m.Files[i], md5s[m.Files[i].Path], from, func(p checksum.Progress) {
+		check, err := checkFile(ctx, staged.StagingDir, m.Files[i], md5s[m.Files[i].Path], recorded[m.Files[i].Path], from, func(p checksum.Progress) {
 			activity.RecordHeartbeat(ctx, verifyProgress{File: i, Hash: p, Failed: failed})
 		})
 		if err != nil {
@@ -129,8 +133,9 @@ func describedReads(kind samplepkg.Kind, name, dir string, m *samplepkg.Manifest
 }
 
 // checkFile checks one listed file: present, of the manifest's size (and the .sample's for a
-// read), then its SHA-256 (and MD5 for a read) in one pass. It returns what failed, or nil.
-func checkFile(ctx context.Context, dir string, f samplepkg.ManifestFile, read samplepkg.Read, from checksum.Progress, report func(checksum.Progress)) (*FileCheck, error) {
+// read), then its SHA-256 (and MD5 for a read): rec's when rec describes the file as it is,
+// else hashed from disk in one pass from from. It returns what failed, or nil.
+func checkFile(ctx context.Context, dir string, f samplepkg.ManifestFile, read samplepkg.Read, rec StagedFile, from checksum.Progress, report func(checksum.Progress)) (*FileCheck, error) {
 	isRead := read.Path != ""
 	check := &FileCheck{Path: f.Path, WantSize: f.Size, WantSHA256: f.SHA256, WantMD5: read.MD5}
 	path := filepath.Join(dir, filepath.FromSlash(f.Path))
@@ -152,8 +157,11 @@ func checkFile(ctx context.Context, dir string, f samplepkg.ManifestFile, read s
 	if isRead {
 		algs = append(algs, checksum.MD5)
 	}
-	sums, size, err := checksum.HashFileFrom(ctx, path, algs, from, progressInterval, report)
-	if err != nil {
+	var sums checksum.Digests
+	size := st.Size()
+	if rec.describes(st) && rec.has(algs) {
+		sums = checksum.Digests{checksum.SHA256: rec.SHA256, checksum.MD5: rec.MD5}
+	} else if sums, size, err = checksum.HashFileFrom(ctx, path, algs, from, progressInterval, report); err != nil {
 		return nil, err
 	}
 	check.GotSize, check.GotSHA256, check.GotMD5 = size, sums[checksum.SHA256], sums[checksum.MD5]

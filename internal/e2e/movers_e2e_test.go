@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/opsflow/opsflow/activities"
 	"github.com/opsflow/opsflow/internal/limsexport"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/internal/samplepkg"
@@ -36,12 +37,16 @@ type moversDeployment struct {
 	queueDir, exportDir, durable string
 	s3                           *s3.Client
 	items                        int
+	// stamp makes package names unique per test run: child workflow ids (the names' hashes)
+	// are unique in the namespace, and completed runs stay there for its retention period.
+	stamp int64
 }
 
 func newMoversDeployment(t *testing.T) *moversDeployment {
 	d := newDeployment(t)
 	m := &moversDeployment{deployment: d, queueDir: filepath.Join(d.dir, "lims-queue"),
-		exportDir: filepath.Join(d.dir, "nsc-export"), durable: filepath.Join(d.dir, "durable")}
+		exportDir: filepath.Join(d.dir, "nsc-export"), durable: filepath.Join(d.dir, "durable"),
+		stamp: time.Now().UnixNano() % 1000000000}
 	require.NoError(t, os.MkdirAll(filepath.Join(m.queueDir, "reads"), 0o755))
 	schedules := filepath.Join(d.dir, "schedules.json")
 	var entries []watchers.Schedule
@@ -103,7 +108,7 @@ func TestWatchersMovePackagesFromTheLimsQueueToReady(t *testing.T) {
 	names := make([]string, n)
 	reads := map[string]map[string][]byte{}
 	for i := range names {
-		names[i] = fmt.Sprintf("Diag-e2e%02d-NA%05d", i, i)
+		names[i] = fmt.Sprintf("Diag-e2e%d-%02d-NA%05d", m.stamp, i, i)
 		sizes := []int{64 << 10, 48 << 10}
 		if i == 0 {
 			sizes = []int{11<<20 + 12345, 1 << 10} // three 5 MiB parts
@@ -178,7 +183,7 @@ func TestScheduleTriggeredTwiceAtOnceRunsOnce(t *testing.T) {
 	m := newMoversDeployment(t)
 	m.startWorker()
 	for i := 0; i < 5; i++ {
-		m.queueSample(t, fmt.Sprintf("Diag-twice%d-NA1", i), 256<<10)
+		m.queueSample(t, fmt.Sprintf("Diag-twice%d-%d-NA1", m.stamp, i), 256<<10)
 	}
 	out, err := m.starter("schedules", "apply")
 	require.NoError(t, err, out)
@@ -223,7 +228,7 @@ func TestScheduleTriggeredTwiceAtOnceRunsOnce(t *testing.T) {
 // on the S3 endpoint, and the object matches the local file byte for byte.
 func TestUploadResumesAfterTheWorkerIsKilledMidFile(t *testing.T) {
 	m := newMoversDeployment(t)
-	name := "Diag-kill1-NA1"
+	name := fmt.Sprintf("Diag-kill%d-NA1", m.stamp)
 	dir := filepath.Join(m.exportDir, "samples", name)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	body := make([]byte, 60<<20+777) // twelve 5 MiB parts and a bit
@@ -243,14 +248,19 @@ func TestUploadResumesAfterTheWorkerIsKilledMidFile(t *testing.T) {
 
 	key := samplepkg.ObjectPrefix(samplepkg.KindSample, name) + name + "_R1.fastq"
 	ctx := waitCtx(t, 10*time.Minute)
-	require.Eventually(t, func() bool {
+	if !assert.Eventually(t, func() bool {
 		ups, err := m.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(m.importBucket), Prefix: aws.String(key)})
 		if err != nil || len(ups.Uploads) == 0 {
 			return false
 		}
 		parts, err := m.s3.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(m.importBucket), Key: aws.String(key), UploadId: ups.Uploads[0].UploadId})
 		return err == nil && len(parts.Parts) >= 2
-	}, 3*time.Minute, 100*time.Millisecond, "the upload never got two parts in")
+	}, 3*time.Minute, 100*time.Millisecond, "the upload never got two parts in") {
+		t.Logf("runs of this deployment:\n%s", m.temporalCLI("workflow", "list", "--query",
+			fmt.Sprintf("OpsflowEnvironment = %q", m.environment)))
+		out, err := trigger()
+		t.Fatalf("trigger: %v\n%s", err, out)
+	}
 	require.NoError(t, first.Process.Kill())
 	m.startWorkerNamed("worker-resumed")
 
@@ -266,4 +276,15 @@ func TestUploadResumesAfterTheWorkerIsKilledMidFile(t *testing.T) {
 	_, err = m.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(m.importBucket),
 		Key: aws.String(samplepkg.ManifestKey(samplepkg.KindSample, name))})
 	require.NoError(t, err, "the manifest is written once every file is uploaded")
+
+	// The child that finished the upload sent only what the killed worker had not: it resumed.
+	resp, err := m.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf(`OpsflowProcedure = "PackageUpload" AND OpsflowEnvironment = %q`, m.environment)})
+	require.NoError(t, err)
+	require.Len(t, resp.Executions, 1)
+	var res activities.UploadResult
+	require.NoError(t, m.client.GetWorkflow(ctx, resp.Executions[0].Execution.WorkflowId, "").Get(ctx, &res))
+	assert.Greater(t, res.Sent, int64(0))
+	assert.Less(t, res.Sent, int64(len(body)), "the resumed attempt sent the whole file again (%d bytes)", res.Sent)
+	t.Logf("file %d bytes; the attempt after the kill sent %d", len(body), res.Sent)
 }

@@ -28,10 +28,17 @@ import (
 //     660c52d): succeeded, failed (count check refused), aborted (by update, by signal);
 //   - revalidation_sync_v2_*: the same four runs with the sync's own time limit (version 1 of
 //     "sync-time-limit", commit 2ef3c6c);
-//   - package_import_v1_*: succeeded, failed (checksum mismatch), dry run;
+//   - package_import_v1_*: succeeded, failed (checksum mismatch), dry run, before the manifest
+//     and the quarantine;
+//   - package_import_v2_*: with the quarantine (version 1 of "quarantine-on-mismatch"):
+//     succeeded, failed (no manifest), quarantined (checksum mismatch), dry run;
+//   - lims_export_scan_v1_*, nsc_export_scan_v1_*, filelock_scan_v1_*: the watchers' scans,
+//     each with its children and a listing refused; filelock_scan_v1_continued_as_new is a
+//     scan's first run ending in continue-as-new; lims_package_export_v1_* and
+//     package_upload_v1_* are the children of those scans (one succeeded, one refused);
 //   - revalidation_rollback_v1_*: succeeded, refused (no earlier build that served).
 //
-// The *_v1_* runs of SiteLock, PackageImport, RevalidationRollback and all but
+// The *_v1_* runs of SiteLock, PackageImport, RevalidationRollback, the watchers and all but
 // revalidation_sync_v1_succeeded of the sync were recorded by
 // internal/testsupport/histories (make record-histories LABEL=v1).
 //
@@ -41,7 +48,8 @@ import (
 const historiesDir = "../testdata/histories"
 
 // allWorkflows are the workflow types a worker registers; the replayer registers them all.
-var allWorkflows = []any{ReleaseDeploy, SiteLock, PackageImport, RevalidationSync, RevalidationRollback}
+var allWorkflows = []any{ReleaseDeploy, SiteLock, PackageImport, RevalidationSync, RevalidationRollback,
+	LimsExportScan, LimsPackageExport, NSCExportScan, PackageUpload, FilelockScan}
 
 func readHistory(t *testing.T, file string) *historypb.History {
 	t.Helper()
@@ -87,7 +95,8 @@ func TestEveryWorkflowTypeHasRecordedHistories(t *testing.T) {
 		}
 		ends[wfType][hist.Events[len(hist.Events)-1].GetEventType()] = true
 	}
-	for _, wfType := range []string{"ReleaseDeploy", "SiteLock", "PackageImport", "RevalidationSync", "RevalidationRollback"} {
+	for _, wfType := range []string{"ReleaseDeploy", "SiteLock", "PackageImport", "RevalidationSync", "RevalidationRollback",
+		"LimsExportScan", "LimsPackageExport", "NSCExportScan", "PackageUpload", "FilelockScan"} {
 		assert.True(t, ends[wfType][enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED], "%s: no recorded run that completed", wfType)
 		if wfType != "SiteLock" {
 			assert.True(t, ends[wfType][enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED], "%s: no recorded run that failed", wfType)

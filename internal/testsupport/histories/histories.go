@@ -43,7 +43,8 @@ const DefaultTaskQueue = "opsflow-record"
 // Workflows are all the workflow types, registered on the recorder's worker and on the
 // replayer that checks each recorded history (as workflows/replay_test.go does).
 var Workflows = []any{workflows.ReleaseDeploy, workflows.SiteLock, workflows.PackageImport,
-	workflows.RevalidationSync, workflows.RevalidationRollback}
+	workflows.RevalidationSync, workflows.RevalidationRollback,
+	workflows.LimsExportScan, workflows.LimsPackageExport, workflows.NSCExportScan, workflows.PackageUpload, workflows.FilelockScan}
 
 // Output is one history file a scenario writes: <Workflow>_<label>_<Name>.json.
 type Output struct {

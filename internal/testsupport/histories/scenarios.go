@@ -62,7 +62,7 @@ const (
 
 // Scenarios are every workflow type's recorded runs: at least one that passes and one that fails.
 func Scenarios() []Scenario {
-	return []Scenario{
+	return append([]Scenario{
 		releaseScenario("deployed", "deploys nsc (changed) and skips tsd (unchanged), each under its site lock",
 			ReleaseDeployInput(false), releaseScript(nil), completed),
 		releaseScenario("rolled_back", "nsc's services do not start: rolled back to the previous version, operators notified",
@@ -108,7 +108,7 @@ func Scenarios() []Scenario {
 				"no build older than masterdoctorindex-20261130100000 served: nothing to roll back to"))
 			s["NotifyOperators"] = notified
 		}, failed),
-	}
+	}, watcherScenarios()...)
 }
 
 // --- ReleaseDeploy and SiteLock

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/watchers"
+	"github.com/opsflow/opsflow/workflows"
+)
+
+func funcName(f any) string {
+	full := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return full[strings.LastIndex(full, ".")+1:]
+}
+
+// The schedules start workflows by type name: each name must be a scan the worker registers.
+func TestWatchersNameTheirScanWorkflows(t *testing.T) {
+	scans := []any{workflows.LimsExportScan, workflows.NSCExportScan, workflows.FilelockScan}
+	require.Len(t, watchers.All, len(scans))
+	for i, w := range watchers.All {
+		assert.Equal(t, funcName(scans[i]), w.Workflow, w.Name)
+	}
+}
+
+func TestScheduleOptionsSkipOverlapsAndCatchUpOnce(t *testing.T) {
+	cfg := config.DefaultClient()
+	cfg.Environment = "prod"
+	opts, err := scheduleOptions(cfg, watchers.Schedule{Watcher: "nsc-exporter", Every: watchers.Duration(5 * time.Minute),
+		Paused: true, Note: "maintenance", BatchSize: 50})
+	require.NoError(t, err)
+	assert.Equal(t, "nsc-exporter-prod", opts.ID)
+	assert.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, opts.Overlap)
+	assert.Equal(t, 5*time.Minute, opts.CatchupWindow, "missed windows within one interval are caught up by one scan")
+	assert.True(t, opts.Paused)
+	assert.Equal(t, "maintenance", opts.Note)
+	assert.Equal(t, []client.ScheduleIntervalSpec{{Every: 5 * time.Minute}}, opts.Spec.Intervals)
+	action := opts.Action.(*client.ScheduleWorkflowAction)
+	assert.Equal(t, "NSCExportScan", action.Workflow)
+	assert.Equal(t, config.DefaultTaskQueue, action.TaskQueue)
+	assert.Equal(t, []any{workflows.WatcherScanInput{Environment: "prod", BatchSize: 50}}, action.Args)
+
+	opts, err = scheduleOptions(cfg, watchers.Schedule{Watcher: "filelock-exporter", Cron: "*/3 * * * *"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"*/3 * * * *"}, opts.Spec.CronExpressions)
+	assert.Equal(t, time.Hour, opts.CatchupWindow)
+	_, err = scheduleOptions(cfg, watchers.Schedule{Watcher: "mystery"})
+	assert.Error(t, err)
+}

@@ -218,9 +218,36 @@ func specText(spec *client.ScheduleSpec) string {
 	for _, iv := range spec.Intervals {
 		parts = append(parts, "every "+iv.Every.String())
 	}
-	if len(parts) == 0 && len(spec.Calendars) > 0 {
-		parts = append(parts, "calendar")
+	// The server keeps a cron expression as a calendar: show it as cron again.
+	for _, c := range spec.Calendars {
+		parts = append(parts, "cron "+strings.Join([]string{cronField(c.Minute, 0, 59), cronField(c.Hour, 0, 23),
+			cronField(c.DayOfMonth, 1, 31), cronField(c.Month, 1, 12), cronField(c.DayOfWeek, 0, 6)}, " "))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// cronField writes one calendar field (lo..hi its full range) the way cron does.
+func cronField(ranges []client.ScheduleRange, lo, hi int) string {
+	if len(ranges) == 0 {
+		return "*"
+	}
+	var out []string
+	for _, r := range ranges {
+		end, step := max(r.End, r.Start), max(r.Step, 1)
+		var f string
+		switch {
+		case r.Start == lo && end == hi:
+			f = "*"
+		case r.Start == end:
+			f = fmt.Sprint(r.Start)
+		default:
+			f = fmt.Sprintf("%d-%d", r.Start, end)
+		}
+		if step > 1 {
+			f += fmt.Sprintf("/%d", step)
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, ",")
 }

@@ -55,3 +55,14 @@ func TestScheduleOptionsSkipOverlapsAndCatchUpOnce(t *testing.T) {
 	_, err = scheduleOptions(cfg, watchers.Schedule{Watcher: "mystery"})
 	assert.Error(t, err)
 }
+
+func TestSpecTextShowsCalendarsAsCron(t *testing.T) {
+	every3 := client.ScheduleCalendarSpec{Minute: []client.ScheduleRange{{End: 59, Step: 3}}, Hour: []client.ScheduleRange{{End: 23, Step: 1}},
+		DayOfMonth: []client.ScheduleRange{{Start: 1, End: 31, Step: 1}}, Month: []client.ScheduleRange{{Start: 1, End: 12, Step: 1}},
+		DayOfWeek: []client.ScheduleRange{{End: 6, Step: 1}}}
+	assert.Equal(t, "cron */3 * * * *", specText(&client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{every3}}))
+	yearly := client.ScheduleCalendarSpec{Minute: []client.ScheduleRange{{}}, Hour: []client.ScheduleRange{{}},
+		DayOfMonth: []client.ScheduleRange{{Start: 1}}, Month: []client.ScheduleRange{{Start: 1}}, DayOfWeek: []client.ScheduleRange{{End: 6, Step: 1}}}
+	assert.Equal(t, "cron 0 0 1 1 *", specText(&client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{yearly}}))
+	assert.Equal(t, "every 5m0s", specText(&client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 5 * time.Minute}}}))
+}

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsflow/opsflow/internal/ident"
+	"github.com/opsflow/opsflow/internal/samplepkg"
 	"github.com/opsflow/opsflow/workflows"
 )
 
@@ -18,6 +19,7 @@ import (
 func runImport(args []string) error {
 	fs, cfg := commandFlags("import", true)
 	pkg := fs.String("package", "", "sample package name (required; sensitive: hashed in ids and search attributes)")
+	kindName := fs.String("kind", "samples", "what the package holds: samples, analyses, ella-incoming or backup")
 	dryRun := fs.Bool("dry-run", false, "list what would be imported, change nothing")
 	wait := fs.Bool("wait", false, "wait for the result; exit 1 if the import fails")
 	if err := fs.Parse(args); err != nil {
@@ -29,11 +31,15 @@ func runImport(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	kind, err := samplepkg.ParseKind(*kindName)
+	if err != nil {
+		return fmt.Errorf("import: --kind: %w", err)
+	}
 	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
 	if err != nil {
 		return err
 	}
-	id := hasher.ID("package", *pkg)
+	id := samplepkg.KindID(hasher, kind, *pkg) // the scans' PackageImport children use the same id
 	wfID := workflows.PackageImportWorkflowID(id)
 	if *dryRun {
 		wfID += "-dry-run"
@@ -55,7 +61,7 @@ func runImport(args []string) error {
 				workflows.PackageKey.ValueSet(id), workflows.EnvironmentKey.ValueSet(cfg.Environment)),
 		},
 		workflow: workflows.PackageImport, // The environment is decided here, once (workflows.RunEnvironment).
-		input:    workflows.PackageImportInput{Package: *pkg, DryRun: *dryRun, Environment: cfg.Environment},
+		input:    workflows.PackageImportInput{Package: *pkg, Kind: kind, DryRun: *dryRun, Environment: cfg.Environment},
 		wait:     *wait, result: &workflows.PackageImportResult{}, failed: "import failed",
 		report: func(r any) {
 			res := r.(*workflows.PackageImportResult)

@@ -24,6 +24,7 @@ type Config struct {
 	MetricsAddr string
 	Import      Import
 	Movers      Movers
+	Bridge      Bridge
 	// NotifyWebhook receives a JSON notice when a run fails or is stuck.
 	NotifyWebhook string
 	// StuckAfter is how long a run may make no progress before operators are notified.
@@ -69,6 +70,27 @@ type Movers struct {
 	Settle time.Duration
 	// PartMiB is the multipart upload's part size in MiB (files above it are uploaded in parts).
 	PartMiB int
+}
+
+// Bridge configures the Bridge downstream pipeline: where archives arrive and their
+// notifications, where the JSON datasets and Parquet tables go, how datasets are chosen, and
+// the limits an archive must stay within. SQS is reached through Reval's SQS endpoint and region.
+type Bridge struct {
+	// ArchiveBucket is where Bridge exports the ZIP archives (with their S3 metadata).
+	ArchiveBucket string
+	// DataBucket receives raw_json/ (NDJSON datasets) and parquet/ (the tables).
+	DataBucket string
+	// NotificationQueue is the SQS queue of S3 event notifications of new archives.
+	NotificationQueue string
+	// InvalidQueue receives the records that fail validation, with their errors.
+	InvalidQueue string
+	// MappingFile is the JSON dataset mapping (schema $id and assessment/revision/file
+	// mappings, schemas); empty = the demo's testdata/bridge/mapping.json.
+	MappingFile string
+	// MaxEntries, MaxMiB and MaxRatio bound what one archive may inflate to.
+	MaxEntries int
+	MaxMiB     int
+	MaxRatio   int
 }
 
 // Reval configures the revalidation sync's three systems. The worker runs the sync only
@@ -149,6 +171,8 @@ func Default() Config {
 		StuckAfter:  30 * time.Minute,
 		Import:      Import{Bucket: "tsd-import"},
 		Movers:      Movers{Settle: 30 * time.Second, PartMiB: 16},
+		Bridge: Bridge{ArchiveBucket: "bridge-archives", DataBucket: "bridge-data", NotificationQueue: "bridge-archive-events",
+			InvalidQueue: "bridge-invalid-records", MaxEntries: 1000, MaxMiB: 1024, MaxRatio: 200},
 		Reval: Reval{AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", SQSRegion: "us-east-1",
 			SQSVisibility: 30 * time.Second, BatchSize: 1000},
 		Central:     true,
@@ -196,6 +220,14 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	f.String(&c.Movers.LimsReadsRoot, "lims-reads-root", "OPSFLOW_LIMS_READS_ROOT", "directory relative read paths of the Clarity LIMS resolve against")
 	f.Duration(&c.Movers.Settle, "export-settle", "OPSFLOW_EXPORT_SETTLE", "pause between the nsc-exporter's two looks at a package")
 	f.Int(&c.Movers.PartMiB, "upload-part-mib", "OPSFLOW_UPLOAD_PART_MIB", "multipart upload part size in MiB (5..512)")
+	f.String(&c.Bridge.ArchiveBucket, "bridge-archive-bucket", "OPSFLOW_BRIDGE_ARCHIVE_BUCKET", "S3 bucket Bridge exports ZIP archives to")
+	f.String(&c.Bridge.DataBucket, "bridge-data-bucket", "OPSFLOW_BRIDGE_DATA_BUCKET", "S3 bucket of the JSON datasets (raw_json/) and Parquet tables (parquet/)")
+	f.String(&c.Bridge.NotificationQueue, "bridge-notification-queue", "OPSFLOW_BRIDGE_NOTIFICATION_QUEUE", "SQS queue of S3 event notifications of new archives")
+	f.String(&c.Bridge.InvalidQueue, "bridge-invalid-queue", "OPSFLOW_BRIDGE_INVALID_QUEUE", "SQS queue receiving records that fail validation")
+	f.String(&c.Bridge.MappingFile, "bridge-mapping", "OPSFLOW_BRIDGE_MAPPING", "JSON dataset mapping and schemas (default testdata/bridge/mapping.json)")
+	f.Int(&c.Bridge.MaxEntries, "bridge-max-entries", "OPSFLOW_BRIDGE_MAX_ENTRIES", "most entries an archive may hold")
+	f.Int(&c.Bridge.MaxMiB, "bridge-max-mib", "OPSFLOW_BRIDGE_MAX_MIB", "most MiB an archive may inflate to")
+	f.Int(&c.Bridge.MaxRatio, "bridge-max-ratio", "OPSFLOW_BRIDGE_MAX_RATIO", "highest compression ratio of an archive entry (a bomb above it)")
 	f.String(&c.NotifyWebhook, "notify-webhook", "OPSFLOW_NOTIFY_WEBHOOK", "URL receiving a JSON notice when a run fails or is stuck")
 	f.Duration(&c.StuckAfter, "stuck-after", "OPSFLOW_STUCK_AFTER", "notify when a run makes no progress this long, 0 disables")
 	f.String(&c.Reval.ESURL, "es-url", "OPSFLOW_ES_URL", "OpenSearch (or Elasticsearch 7) URL of the revalidation index (empty disables the revalidation sync)")
@@ -260,6 +292,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Movers.LimsURL != "" && c.Movers.LimsStage == "" {
 		errs = append(errs, errors.New("a Clarity LIMS (OPSFLOW_LIMS_URL) needs the export stage exported items leave: OPSFLOW_LIMS_STAGE"))
+	}
+	if c.Bridge.MaxEntries < 1 || c.Bridge.MaxMiB < 1 || c.Bridge.MaxRatio < 2 {
+		errs = append(errs, fmt.Errorf("bridge limits: entries %d, MiB %d, ratio %d must be at least 1, 1, 2 (OPSFLOW_BRIDGE_MAX_*)",
+			c.Bridge.MaxEntries, c.Bridge.MaxMiB, c.Bridge.MaxRatio))
 	}
 	errs = append(errs, c.validateSites()...)
 	return errors.Join(errs...)

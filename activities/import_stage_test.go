@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -226,4 +227,39 @@ func writeTemp(t *testing.T, data []byte) string {
 	path := filepath.Join(t.TempDir(), "prefix")
 	require.NoError(t, os.WriteFile(path, data, 0o600))
 	return path
+}
+
+// TestStageStreamWritesEveryByteWhateverTheAlignment: the part file written by StageStream
+// (O_DIRECT for whole aligned blocks, the page cache for the rest) holds the stream byte for
+// byte, from byte 0 or resumed at an unaligned offset, on the disk and on tmpfs (which refuses
+// O_DIRECT), and the digests are the stream's.
+func TestStageStreamWritesEveryByteWhateverTheAlignment(t *testing.T) {
+	both := []string{checksum.SHA256, checksum.MD5}
+	body := randomBody(t, 5<<20+123)
+	dirs := []string{t.TempDir()}
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		shm, err := os.MkdirTemp("/dev/shm", "opsflow-test-")
+		require.NoError(t, err)
+		t.Cleanup(func() { os.RemoveAll(shm) })
+		dirs = append(dirs, shm)
+	}
+	for _, dir := range dirs {
+		for _, offset := range []int64{0, 4096, 1<<20 + 5} {
+			path := filepath.Join(dir, fmt.Sprintf("R1-%d.part", offset))
+			require.NoError(t, os.WriteFile(path, body[:offset], 0o644))
+			from, err := checksum.HashPrefix(t.Context(), path, both, offset)
+			require.NoError(t, err)
+			part, err := os.OpenFile(path, os.O_RDWR, 0)
+			require.NoError(t, err)
+			end, err := StageStream(t.Context(), part, bytes.NewReader(body[offset:]), both, from, func(checksum.Progress) {})
+			require.NoError(t, part.Close())
+			require.NoError(t, err)
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(body, got), "%s from %d: the part file is the stream", dir, offset)
+			sums, err := checksum.Finish(both, end)
+			require.NoError(t, err)
+			assert.Equal(t, checksum.Digests{checksum.SHA256: hexSHA256(string(body)), checksum.MD5: hexMD5(string(body))}, sums)
+		}
+	}
 }

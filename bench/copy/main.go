@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -44,12 +45,16 @@ func main() {
 	results := flag.String("results", "bench/results", "directory of the Markdown report")
 	rounds := flag.Int("rounds", 2, "rounds of the three variants (alternating order); the fastest run of each is reported")
 	conc := flag.Int("concurrency", activities.DefaultCopyConcurrency, "files staged at once by opsflow (ImportActivities.CopyConcurrency)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of opsflow's timed phases (the last round's) to this file")
 	flag.Parse()
 	if err := run(*gib, *files, *rounds, *conc, *dir, *results); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/copy:", err)
 		os.Exit(1)
 	}
 }
+
+// cpuProfile is -cpuprofile.
+var cpuProfile string
 
 // defaultDir is under the stack's directory (the disk the durable area is on in the dev
 // stack), else the system's temporary directory.
@@ -168,6 +173,10 @@ func run(gib float64, nfiles, rounds, conc int, dir, results string) error {
 				return err
 			}
 			o := outcome{name: v.name}
+			stopProfile, err := profile(v.name == "opsflow")
+			if err != nil {
+				return err
+			}
 			for _, p := range v.phases {
 				start := time.Now()
 				if err := p.run(src, dst); err != nil {
@@ -176,6 +185,7 @@ func run(gib float64, nfiles, rounds, conc int, dir, results string) error {
 				o.phases = append(o.phases, time.Since(start))
 				o.total += o.phases[len(o.phases)-1]
 			}
+			stopProfile()
 			fmt.Printf("round %d, %s: %.1f s, %.0f MB/s\n", r+1, v.name, o.total.Seconds(), mbps(total, o.total))
 			o.runs = append(outs[i].runs, o.total)
 			if outs[i].total == 0 || o.total < outs[i].total {
@@ -199,6 +209,23 @@ func run(gib float64, nfiles, rounds, conc int, dir, results string) error {
 	}
 	fmt.Println("wrote", file)
 	return nil
+}
+
+// profile starts the CPU profile when on and -cpuprofile is set: the opsflow phases of a
+// round (the last round's profile is the file's).
+func profile(on bool) (func(), error) {
+	if !on || cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func (s source) names() []string {

@@ -12,15 +12,28 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Pipeline sizes of CopyHashed: chunks of chunkSize bytes, at most chunksInFlight of them
 // between the read and the slowest consumer. Deep enough that a write stalled on the disk
 // for a moment does not stall the hashes, small enough to stay out of the way of the cache.
+// Every chunk but a stream's last is full, and starts at a ChunkAlign-aligned address, so a
+// writer may write them with O_DIRECT.
 const (
 	chunkSize      = 1 << 20
 	chunksInFlight = 8
+	// ChunkAlign is the alignment of CopyHashed's chunks in memory (and of their sizes, but
+	// for the last), what O_DIRECT asks of buffers on the usual block devices.
+	ChunkAlign = 4096
 )
+
+// alignedBuffer is a chunkSize buffer starting at a ChunkAlign-aligned address.
+func alignedBuffer() []byte {
+	b := make([]byte, chunkSize+ChunkAlign)
+	skip := (ChunkAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%ChunkAlign)) % ChunkAlign
+	return b[skip : skip+chunkSize : skip+chunkSize]
+}
 
 // ErrNoState is CopyHashed's answer to a Progress past byte 0 whose states do not restore
 // every algorithm: the caller hashes the prefix again (HashPrefix) or starts from byte 0.
@@ -105,7 +118,7 @@ func CopyHashed(ctx context.Context, dst io.Writer, src io.Reader, algorithms []
 	}
 	free := make(chan *chunk, chunksInFlight)
 	for range chunksInFlight {
-		free <- &chunk{buf: make([]byte, chunkSize), states: make([][]byte, len(hashes))}
+		free <- &chunk{buf: alignedBuffer(), states: make([][]byte, len(hashes))}
 	}
 	consumers := len(hashes)
 	if dst != nil {

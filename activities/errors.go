@@ -98,6 +98,29 @@ const (
 	ErrAliasesMoved           = "AliasesMoved"
 )
 
+// Error types of the Bridge archive stage (BridgeArchiveToJSON), all non-retryable; nothing
+// is written for the record (no NDJSON, no record marker).
+const (
+	// ErrBridgeArchiveNotFound: no archive object at the bucket and key (deleted, or a wrong key).
+	ErrBridgeArchiveNotFound = "BridgeArchiveNotFound"
+	// ErrBridgeArchiveMetadata: the archive's S3 metadata lacks recordid, assessmentid,
+	// assessmentrevision or uploadedon, or one of them is unusable (named, never the values
+	// of other keys: healthcode is sensitive).
+	ErrBridgeArchiveMetadata = "BridgeArchiveMetadata"
+	// ErrBridgeMalformedArchive: the ZIP is truncated or corrupt, encrypted, or uses an
+	// unsupported compression method.
+	ErrBridgeMalformedArchive = "BridgeMalformedArchive"
+	// ErrBridgeUnsafeArchive: an entry's name leaves the archive (absolute, "..", backslash,
+	// drive letter), is a link or special file, or is a duplicate.
+	ErrBridgeUnsafeArchive = "BridgeUnsafeArchive"
+	// ErrBridgeArchiveTooLarge: the archive exceeds its limits (entries, inflated bytes,
+	// ratio; a decompression bomb), checked while inflating.
+	ErrBridgeArchiveTooLarge = "BridgeArchiveTooLarge"
+	// ErrBridgeMalformedJSON: a file that is mapped or has a schema is not JSON, or not the
+	// shape its dataset needs (an object, or a list of objects).
+	ErrBridgeMalformedJSON = "BridgeMalformedJSON"
+)
+
 // permanent wraps err as non-retryable with a message naming the thing at fault.
 func permanent(errType string, cause error, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), errType, cause)

@@ -98,6 +98,20 @@ const (
 	ErrAliasesMoved           = "AliasesMoved"
 )
 
+// Error types of the Bridge Parquet stage (BridgeJSONToParquet), all non-retryable.
+const (
+	// ErrBridgeMalformedRecord: an NDJSON line is not a JSON object, or its injected
+	// assessmentid/year/month/day/recordid disagree with its key (named by key and line).
+	// Stage 1 validates what it writes, so this is a bug or a hand-made object.
+	ErrBridgeMalformedRecord = "BridgeMalformedRecord"
+	// ErrBridgeTypeConflict: a column's values in one partition cannot share a type (a
+	// string and a number, an object and a scalar, two fields flattening to one name); the
+	// message and the details name dataset, partition, table, column, types and records.
+	// Nothing is coerced and nothing of the partition is written: fix the data or make a
+	// new dataset version (the original's schema-change protocol).
+	ErrBridgeTypeConflict = "BridgeTypeConflict"
+)
+
 // Error types of the Bridge archive stage (BridgeArchiveToJSON), all non-retryable; nothing
 // is written for the record (no NDJSON, no record marker).
 const (

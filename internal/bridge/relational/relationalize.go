@@ -28,6 +28,7 @@
 package relational
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -105,7 +106,7 @@ type Row struct {
 // Decode parses one NDJSON line, keeping numbers exact (json.Number).
 func Decode(line []byte) (any, error) {
 	var v any
-	dec := json.NewDecoder(strings.NewReader(string(line)))
+	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
 		return nil, err

@@ -158,10 +158,10 @@ func (a *ZipArchive) check(limits ZipLimits) error {
 		a.byName[strings.TrimSuffix(name, "/")] = len(a.entries)
 		dir := strings.HasSuffix(name, "/")
 		a.entries = append(a.entries, ZipEntry{Name: name, Dir: dir, Size: int64(f.UncompressedSize64), file: f})
-		declared += f.UncompressedSize64
-		if declared > uint64(limits.MaxBytes) {
+		if f.UncompressedSize64 > uint64(limits.MaxBytes)-declared { // no overflow: declared <= MaxBytes
 			return zipErr(name, ZipTooLarge, nil, "the archive declares more than %d uncompressed bytes", limits.MaxBytes)
 		}
+		declared += f.UncompressedSize64
 	}
 	if err := a.checkOverlap(); err != nil {
 		return err

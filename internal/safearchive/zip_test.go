@@ -175,6 +175,13 @@ func TestOpenZipRefusesBombs(t *testing.T) {
 		_, err := openZipBytes(t, b, ZipLimits{MaxBytes: 10 << 20, MaxRatio: 100_000})
 		requireZipProblem(t, err, ZipTooLarge, "b.json")
 	})
+	t.Run("total, declared huge", func(t *testing.T) {
+		b := buildZip(t, zipFile{name: "a.json", body: []byte("{}")})
+		cd := centralHeaders(t, b)
+		binary.LittleEndian.PutUint32(b[cd[0]+24:], 0xfffffffe) // declares 4 GiB
+		_, err := openZipBytes(t, b, ZipLimits{})
+		requireZipProblem(t, err, ZipTooLarge, "a.json")
+	})
 	t.Run("total, lying header", func(t *testing.T) {
 		b := buildZip(t, zipFile{name: "a.json", body: zeros})
 		cd := centralHeaders(t, b)

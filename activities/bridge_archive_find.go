@@ -185,9 +185,18 @@ func (a *BridgeArchiveActivities) SweepArchives(ctx context.Context, in SweepInp
 		if err != nil {
 			return SweepPage{}, err
 		}
-		if done {
+		refused := false
+		if !done {
+			if refused, err = a.refusedBefore(ctx, id); err != nil {
+				return SweepPage{}, err
+			}
+		}
+		switch {
+		case done:
 			page.Processed++
-		} else {
+		case refused:
+			page.Refused++
+		default:
 			page.Archives = append(page.Archives, BridgeArchive{Bucket: a.ArchiveBucket, Key: key, RecordID: id})
 		}
 		activity.RecordHeartbeat(ctx, i)

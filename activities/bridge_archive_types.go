@@ -75,6 +75,8 @@ type SweepPage struct {
 	NextCursor string
 	// Processed counts archives skipped because their record marker exists.
 	Processed int
+	// Refused counts archives refused before (their refused marker exists): not tried again.
+	Refused int
 	// Skipped counts keys that are not .zip archives.
 	Skipped int
 	// Unidentified are archives without a usable recordid metadata: no run can be started

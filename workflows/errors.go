@@ -24,3 +24,10 @@ const (
 	// ErrTimeLimit: the run's time limit passed before any site's services were stopped.
 	ErrTimeLimit = "TimeLimitReached"
 )
+
+// Failure types of the Bridge downstream pipeline.
+const (
+	// ErrBridgeIncomplete: after a conversion, records of the dataset's NDJSON are missing from
+	// its Parquet tables, or partitions failed; the run's result lists them.
+	ErrBridgeIncomplete = "BridgeIncomplete"
+)

@@ -71,6 +71,20 @@ var (
 		RetryPolicy: retry(5*time.Second, 2*time.Minute, 8)}
 )
 
+// Bridge downstream: one archive to JSON (download heartbeats; a refused archive is not
+// retried), one drain of the notification queue, one partition to Parquet (heartbeating its
+// passes; a retry starts the partition over and overwrites the same files), the completeness check.
+var (
+	archiveToJSONOptions = workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: time.Minute,
+		RetryPolicy: retry(2*time.Second, time.Minute, 5)}
+	drainOptions = workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)}
+	convertPartitionOptions = workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: time.Minute,
+		RetryPolicy: retry(5*time.Second, 2*time.Minute, 5)}
+	completenessOptions = workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute,
+		RetryPolicy: retry(2*time.Second, time.Minute, 5)}
+)
+
 // RevalidationSync and RevalidationRollback: search-index steps and broker commands.
 var (
 	indexOptions   = workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Minute, RetryPolicy: retry(2*time.Second, time.Minute, 10)}

@@ -27,3 +27,21 @@ type DatasetWritten struct {
 	Key     string `json:"key"`
 	Lines   int    `json:"lines"`
 }
+
+// RefusedMarkerKey is where the refusal of a record's archive is recorded (a truncated or
+// unsafe archive, a bomb, malformed JSON): raw_json/_refused/<recordid>.json. No dataset is
+// written for such a record; the marker keeps the sweep from trying it again and again, until
+// an operator replaces the archive and deletes the marker.
+func RefusedMarkerKey(recordID string) string {
+	return RawJSONPrefix + "_refused/" + recordID + ".json"
+}
+
+// Refusal is a refused marker's content.
+type Refusal struct {
+	RecordID     string `json:"recordid"`
+	SourceBucket string `json:"source_bucket"`
+	SourceKey    string `json:"source_key"`
+	// ErrorType is the refusal's error type (e.g. BridgeUnsafeArchive), Reason its message.
+	ErrorType string `json:"error_type"`
+	Reason    string `json:"reason"`
+}

@@ -49,6 +49,8 @@ func render(outs []outcome, variants []variant, total int64, nfiles, conc int, r
 		"StageStream writes full chunks with O_DIRECT: through the page cache the kernel's copy and writeback cost about 1.5 s of CPU per GiB here, as much as MD5. "+
 		"No copy that computes both digests goes faster than the CPU ceiling above (the copy itself, the reads and other processes on the machine come on top of it), "+
 		"and cp's speed on this VM's disk varies between runs (from about 0.4 to 1.7 GB/s seen on the same day): when cp is faster than 1.25x the ceiling, 0.8x of it cannot be reached.\n", conc)
-	fmt.Fprintf(&b, "\nmachine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(&b, "\nmachine: %d CPUs, %s/%s, %s; load average at the end: %s (other processes share the CPUs the hashes need)\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	return b.String()
 }

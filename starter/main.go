@@ -14,7 +14,8 @@ commands:
   release       start a tsd-import release & deploy (ReleaseDeploy)
   sync          run the revalidation sync of an environment, --abort it, or --rollback (RevalidationSync, RevalidationRollback)
   import        import a sample package from S3 into the durable area (PackageImport)
-  schedules     apply, list or trigger the tsd-import watchers' Temporal Schedules
+  schedules     apply, list or trigger the watchers' Temporal Schedules (tsd-import, Bridge)
+  bridge        process one Bridge archive (--key s3://...) or convert one dataset to Parquet (--dataset)
   progress      print the progress query of a run
   find          list runs by procedure, version, sample, outcome, environment, age
   codec-server  serve /encode and /decode for the Web UI and the CLI
@@ -36,6 +37,8 @@ func main() {
 		err = runProgress(os.Args[2:])
 	case "import":
 		err = runImport(os.Args[2:])
+	case "bridge":
+		err = runBridge(os.Args[2:])
 	case "schedules":
 		err = runSchedules(os.Args[2:])
 	case "sync":

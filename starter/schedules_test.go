@@ -24,7 +24,8 @@ func funcName(f any) string {
 
 // The schedules start workflows by type name: each name must be a scan the worker registers.
 func TestWatchersNameTheirScanWorkflows(t *testing.T) {
-	scans := []any{workflows.LimsExportScan, workflows.NSCExportScan, workflows.FilelockScan}
+	scans := []any{workflows.LimsExportScan, workflows.NSCExportScan, workflows.FilelockScan,
+		workflows.BridgeNotificationPoll, workflows.BridgeArchiveSweep, workflows.BridgeParquetScan}
 	require.Len(t, watchers.All, len(scans))
 	for i, w := range watchers.All {
 		assert.Equal(t, funcName(scans[i]), w.Workflow, w.Name)

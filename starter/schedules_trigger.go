@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/opsflow/opsflow/activities"
 	"github.com/opsflow/opsflow/internal/watchers"
 	"github.com/opsflow/opsflow/workflows"
 )
@@ -31,7 +32,11 @@ func runSchedulesTrigger(args []string) error {
 	if name == "" && fs.NArg() == 1 {
 		name = fs.Arg(0)
 	} else if name == "" || fs.NArg() != 0 {
-		return errors.New("schedules trigger: name one watcher: lims-exporter, nsc-exporter or filelock-exporter")
+		names := make([]string, len(watchers.All))
+		for i, w := range watchers.All {
+			names[i] = w.Name
+		}
+		return errors.New("schedules trigger: name one watcher: " + strings.Join(names, ", "))
 	}
 	w, err := watchers.Lookup(name)
 	if err != nil {
@@ -67,6 +72,15 @@ func runSchedulesTrigger(args []string) error {
 		return fmt.Errorf("schedule %s: %w", id, err)
 	}
 	fmt.Printf("scan %s  %s\n", run.WorkflowID, cfg.WorkflowURL(run.WorkflowID, run.FirstExecutionRunID))
+	if w.Workflow == workflows.BridgeNotificationPollProcedure {
+		var drained activities.DrainResult
+		if err := s.c.GetWorkflow(ctx, run.WorkflowID, "").Get(ctx, &drained); err != nil {
+			return fmt.Errorf("poll %s failed: %w", run.WorkflowID, err)
+		}
+		fmt.Printf("status: COMPLETED\n  notifications %d, archives started %d, already started %d, ignored %d\n",
+			drained.Received, drained.Started, drained.Duplicates, drained.Ignored)
+		return nil
+	}
 	var res workflows.WatcherScanResult
 	// Get follows the scan through its continue-as-new runs to the last one's result.
 	if err := s.c.GetWorkflow(ctx, run.WorkflowID, "").Get(ctx, &res); err != nil {

@@ -29,7 +29,7 @@ func main() {
 }
 
 // procedures register their workflows, activities and task queues, in this order.
-var procedures = []func(*host) error{registerRelease, registerImport, registerMovers, registerReval, registerNotify}
+var procedures = []func(*host) error{registerRelease, registerImport, registerMovers, registerBridge, registerReval, registerNotify}
 
 func run() error {
 	cfg := config.Default()

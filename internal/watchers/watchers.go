@@ -1,5 +1,5 @@
-// Package watchers is the vocabulary of the tsd-import data movers' watchers: which watchers
-// exist, the scan workflow each runs, and how their Temporal Schedules are configured (an
+// Package watchers is the vocabulary of the scheduled watchers (the tsd-import data movers and
+// the Bridge downstream's triggers): which watchers exist, the scan workflow each runs, and how their Temporal Schedules are configured (an
 // interval or a cron expression per watcher, a paused flag, a note). No Temporal client here:
 // the starter's `opsflow schedules apply` turns these into schedules.
 package watchers
@@ -15,26 +15,37 @@ import (
 	"github.com/robfig/cron"
 )
 
-// Watcher is one of the three programs of tsd-import, as a scheduled scan.
+// Watcher is a scheduled scan: one of the three programs of tsd-import, or a trigger of the
+// Bridge downstream.
 type Watcher struct {
 	// Name is the program's name, also the schedule's id (plus the environment).
 	Name string
 	// Workflow is the scan's workflow type.
 	Workflow string
-	// Side is where its data is: NSC (the sequencing centre) or TSD (the sensitive-data platform).
+	// Side is where its data is: NSC (the sequencing centre), TSD (the sensitive-data platform)
+	// or Bridge.
 	Side string
 	// Purpose says in a line what the scan does, shown in the schedule's note by default.
 	Purpose string
+	// Every or Cron is the watcher's default timing (Defaults).
+	Every time.Duration
+	Cron  string
 }
 
 // All lists the watchers in the order data flows through them.
 var All = []Watcher{
-	{Name: "lims-exporter", Workflow: "LimsExportScan", Side: "NSC",
+	{Name: "lims-exporter", Workflow: "LimsExportScan", Side: "NSC", Every: 5 * time.Minute,
 		Purpose: "writes packages for the samples and analyses in the LIMS export queue"},
-	{Name: "nsc-exporter", Workflow: "NSCExportScan", Side: "NSC",
+	{Name: "nsc-exporter", Workflow: "NSCExportScan", Side: "NSC", Every: 5 * time.Minute,
 		Purpose: "uploads complete packages of the export area to the TSD S3 endpoint, manifest last"},
-	{Name: "filelock-exporter", Workflow: "FilelockScan", Side: "TSD",
+	{Name: "filelock-exporter", Workflow: "FilelockScan", Side: "TSD", Every: 5 * time.Minute,
 		Purpose: "imports uploaded packages into the durable area, verified, READY last"},
+	{Name: "bridge-notifications", Workflow: "BridgeNotificationPoll", Side: "Bridge", Every: time.Minute,
+		Purpose: "starts BridgeArchiveToJSON for each archive its S3 event notification announces"},
+	{Name: "bridge-sweep", Workflow: "BridgeArchiveSweep", Side: "Bridge", Every: time.Hour,
+		Purpose: "starts BridgeArchiveToJSON for archives no notification started (none processed or refused yet)"},
+	{Name: "bridge-parquet", Workflow: "BridgeParquetScan", Side: "Bridge", Cron: "55 * * * *",
+		Purpose: "converts each dataset's new or changed NDJSON partitions to Parquet, then checks completeness"},
 }
 
 // Lookup finds a watcher by name.
@@ -102,12 +113,13 @@ func (s Schedule) Describe() string {
 	return "every " + time.Duration(s.Every).String()
 }
 
-// Defaults are the schedules of a deployment that configures none: every watcher every five
-// minutes, running.
+// Defaults are the schedules of a deployment that configures none: each watcher's own timing
+// (the tsd-import watchers every five minutes, Bridge notifications every minute, the sweep
+// hourly, the Parquet conversion at minute 55 like the original's trigger), running.
 func Defaults() []Schedule {
 	out := make([]Schedule, len(All))
 	for i, w := range All {
-		out[i] = Schedule{Watcher: w.Name, Every: Duration(5 * time.Minute), Note: w.Purpose}
+		out[i] = Schedule{Watcher: w.Name, Every: Duration(w.Every), Cron: w.Cron, Note: w.Purpose}
 	}
 	return out
 }

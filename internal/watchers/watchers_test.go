@@ -12,7 +12,7 @@ func TestParseKeepsDefaultsForWatchersLeftOut(t *testing.T) {
 	got, err := Parse("s.json", []byte(`[{"watcher":"nsc-exporter","cron":"*/10 * * * *","paused":true,"note":"NSC maintenance"},
 		{"watcher":"filelock-exporter","every":"2m","batchSize":50}]`))
 	require.NoError(t, err)
-	require.Len(t, got, 3)
+	require.Len(t, got, len(All))
 	assert.Equal(t, Schedule{Watcher: "lims-exporter", Every: Duration(5 * time.Minute), Note: All[0].Purpose}, got[0])
 	assert.Equal(t, Schedule{Watcher: "nsc-exporter", Cron: "*/10 * * * *", Paused: true, Note: "NSC maintenance"}, got[1])
 	assert.Equal(t, 2*time.Minute, got[2].Catchup(), "missed scans are caught up over one interval")
@@ -47,4 +47,7 @@ func TestScheduleIDAndLookup(t *testing.T) {
 	defaults, err := Load("")
 	require.NoError(t, err)
 	assert.Len(t, defaults, len(All))
+	for _, d := range defaults {
+		require.NoError(t, d.check(), d.Watcher)
+	}
 }

@@ -100,6 +100,10 @@ func (a *ImportActivities) QuarantinePackage(ctx context.Context, in QuarantineI
 		if err := syncDir(filepath.Dir(staging)); err != nil {
 			return QuarantineResult{}, err
 		}
+		// The digests recorded while staging describe files now in quarantine.
+		if err := removeDigests(a.digestsFile(id)); err != nil {
+			return QuarantineResult{}, err
+		}
 	case pathExists(staging):
 		if err := os.RemoveAll(staging); err != nil {
 			return QuarantineResult{}, err

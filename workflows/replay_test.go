@@ -36,6 +36,9 @@ import (
 //     each with its children and a listing refused; filelock_scan_v1_continued_as_new is a
 //     scan's first run ending in continue-as-new; lims_package_export_v1_* and
 //     package_upload_v1_* are the children of those scans (one succeeded, one refused);
+//   - bridge_*_v1_*: the Bridge downstream's archive stage (succeeded, refused), its
+//     notification poll (drained, failed), sweep (swept with a child, listing refused), the
+//     Parquet stage (converted, incomplete, failed) and its scan (scanned, listing refused);
 //   - revalidation_rollback_v1_*: succeeded, refused (no earlier build that served).
 //
 // The *_v1_* runs of SiteLock, PackageImport, RevalidationRollback, the watchers and all but
@@ -49,7 +52,8 @@ const historiesDir = "../testdata/histories"
 
 // allWorkflows are the workflow types a worker registers; the replayer registers them all.
 var allWorkflows = []any{ReleaseDeploy, SiteLock, PackageImport, RevalidationSync, RevalidationRollback,
-	LimsExportScan, LimsPackageExport, NSCExportScan, PackageUpload, FilelockScan}
+	LimsExportScan, LimsPackageExport, NSCExportScan, PackageUpload, FilelockScan,
+	BridgeArchiveToJSON, BridgeNotificationPoll, BridgeArchiveSweep, BridgeJSONToParquet, BridgeParquetScan}
 
 func readHistory(t *testing.T, file string) *historypb.History {
 	t.Helper()
@@ -96,7 +100,8 @@ func TestEveryWorkflowTypeHasRecordedHistories(t *testing.T) {
 		ends[wfType][hist.Events[len(hist.Events)-1].GetEventType()] = true
 	}
 	for _, wfType := range []string{"ReleaseDeploy", "SiteLock", "PackageImport", "RevalidationSync", "RevalidationRollback",
-		"LimsExportScan", "LimsPackageExport", "NSCExportScan", "PackageUpload", "FilelockScan"} {
+		"LimsExportScan", "LimsPackageExport", "NSCExportScan", "PackageUpload", "FilelockScan",
+		"BridgeArchiveToJSON", "BridgeNotificationPoll", "BridgeArchiveSweep", "BridgeJSONToParquet", "BridgeParquetScan"} {
 		assert.True(t, ends[wfType][enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED], "%s: no recorded run that completed", wfType)
 		if wfType != "SiteLock" {
 			assert.True(t, ends[wfType][enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED], "%s: no recorded run that failed", wfType)

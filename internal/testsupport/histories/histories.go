@@ -44,7 +44,9 @@ const DefaultTaskQueue = "opsflow-record"
 // replayer that checks each recorded history (as workflows/replay_test.go does).
 var Workflows = []any{workflows.ReleaseDeploy, workflows.SiteLock, workflows.PackageImport,
 	workflows.RevalidationSync, workflows.RevalidationRollback,
-	workflows.LimsExportScan, workflows.LimsPackageExport, workflows.NSCExportScan, workflows.PackageUpload, workflows.FilelockScan}
+	workflows.LimsExportScan, workflows.LimsPackageExport, workflows.NSCExportScan, workflows.PackageUpload, workflows.FilelockScan,
+	workflows.BridgeArchiveToJSON, workflows.BridgeNotificationPoll, workflows.BridgeArchiveSweep, workflows.BridgeJSONToParquet,
+	workflows.BridgeParquetScan}
 
 // Output is one history file a scenario writes: <Workflow>_<label>_<Name>.json.
 type Output struct {

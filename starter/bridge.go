@@ -46,7 +46,7 @@ func runBridge(args []string) error {
 			return fmt.Errorf("bridge: --dataset: %w", err)
 		}
 		return s.start(launch{what: "BridgeJSONToParquet of " + *dataset,
-			opts: client.StartWorkflowOptions{ID: workflows.BridgeParquetWorkflowID(*dataset), TaskQueue: cfg.Temporal.TaskQueue,
+			opts: client.StartWorkflowOptions{ID: workflows.BridgeParquetWorkflowID(cfg.Environment, *dataset), TaskQueue: cfg.Temporal.TaskQueue,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, WorkflowExecutionTimeout: 24 * time.Hour,
 				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("BridgeJSONToParquet"),
 					workflows.PackageKey.ValueSet(*dataset), workflows.EnvironmentKey.ValueSet(cfg.Environment))},

@@ -91,7 +91,9 @@ func archiveStarter(c client.Client, taskQueue, environment string) activities.A
 			TaskQueue:                taskQueue,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-			WorkflowExecutionTimeout: 24 * time.Hour,
+			// Without it the SDK hands back the run already there as if it had been started.
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			WorkflowExecutionTimeout:                 24 * time.Hour,
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet("BridgeArchiveToJSON"),
 				workflows.PackageKey.ValueSet(recordID), workflows.EnvironmentKey.ValueSet(environment)),
 		}

@@ -16,7 +16,7 @@ import (
 // converted manifest is the original's job bookmark), and then checks that every record is in
 // the tables (the original's bootstrap diff). BridgeParquetScan, scheduled like the original's
 // hourly trigger, starts one BridgeJSONToParquet per dataset. A dataset's run has the id
-// BridgeParquetWorkflowID(dataset), so two conversions of one dataset never run at once.
+// BridgeParquetWorkflowID(environment, dataset), so two conversions of one dataset never run at once.
 
 var bridgeParquetActs *activities.BridgeParquetActivities
 
@@ -26,8 +26,14 @@ const (
 	maxPartitionsPerRun       = 200
 )
 
-// BridgeParquetWorkflowID is a dataset's conversion run.
-func BridgeParquetWorkflowID(dataset string) string { return "bridge-parquet-" + dataset }
+// BridgeParquetWorkflowID is a dataset's conversion run in an environment (workflow ids are
+// unique in a namespace, which environments may share; dataset names are the same in each).
+func BridgeParquetWorkflowID(environment, dataset string) string {
+	if environment == "" {
+		return "bridge-parquet-" + dataset
+	}
+	return "bridge-parquet-" + environment + "-" + dataset
+}
 
 // BridgeJSONToParquetInput names the dataset. JSON example: {"dataset":"sharedSchema_v1"}.
 type BridgeJSONToParquetInput struct {
@@ -183,7 +189,7 @@ func BridgeParquetScan(ctx workflow.Context, in WatcherScanInput) (*WatcherScanR
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, listOptions), bridgeParquetActs.ListBridgeDatasets, page).Get(ctx, &got)
 			out := scanPage{next: got.NextCursor}
 			for _, d := range got.Datasets {
-				out.children = append(out.children, scanChild{id: BridgeParquetWorkflowID(d), packageID: d,
+				out.children = append(out.children, scanChild{id: BridgeParquetWorkflowID(in.Environment, d), packageID: d, rerun: true,
 					procedure: "BridgeJSONToParquet", workflow: BridgeJSONToParquet,
 					input: BridgeJSONToParquetInput{Dataset: d, Environment: in.Environment}})
 			}

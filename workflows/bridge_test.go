@@ -155,7 +155,7 @@ func TestBridgeParquetScanStartsOneConversionPerDataset(t *testing.T) {
 	var datasets []string
 	env.OnWorkflow(BridgeJSONToParquet, mock.Anything, mock.Anything).Return(
 		func(ctx workflow.Context, in BridgeJSONToParquetInput) (*BridgeJSONToParquetResult, error) {
-			assert.Equal(t, BridgeParquetWorkflowID(in.Dataset), workflow.GetInfo(ctx).WorkflowExecution.ID)
+			assert.Equal(t, BridgeParquetWorkflowID("dev", in.Dataset), workflow.GetInfo(ctx).WorkflowExecution.ID)
 			datasets = append(datasets, in.Dataset)
 			return &BridgeJSONToParquetResult{Dataset: in.Dataset}, nil
 		})

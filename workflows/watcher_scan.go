@@ -70,6 +70,9 @@ type scanChild struct {
 	procedure string
 	workflow  any
 	input     any
+	// rerun lets a child of the same id run again once the last one closed, however it ended
+	// (a dataset is converted every hour); by default only a failed child may run again.
+	rerun bool
 }
 
 // scanPage is one page of a listing: the children to start and what was left out.
@@ -162,9 +165,13 @@ func runScan(ctx workflow.Context, sc scanner, in WatcherScanInput) (*WatcherSca
 func runBatch(ctx workflow.Context, env string, children []scanChild, totals *ScanTotals) {
 	futures := make([]workflow.ChildWorkflowFuture, len(children))
 	for i, c := range children {
+		reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+		if c.rerun {
+			reuse = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
+		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:            c.id,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+			WorkflowIDReusePolicy: reuse,
 			// A scan that is terminated or continues as new leaves its children running.
 			ParentClosePolicy:        enumspb.PARENT_CLOSE_POLICY_ABANDON,
 			WorkflowExecutionTimeout: 24 * time.Hour,

@@ -124,7 +124,7 @@ func bridgeParquetScenario(name, about string, change func(Script), want enumspb
 			if change != nil {
 				change(s)
 			}
-			run, _, err := e.Start(ctx, client.StartWorkflowOptions{ID: e.ID(workflows.BridgeParquetWorkflowID(sharedSchema), name)},
+			run, _, err := e.Start(ctx, client.StartWorkflowOptions{ID: e.ID(workflows.BridgeParquetWorkflowID(Environment, sharedSchema), name)},
 				s, workflows.BridgeJSONToParquet, workflows.BridgeJSONToParquetInput{Dataset: sharedSchema, Environment: Environment, Parallel: 1})
 			if err != nil {
 				return nil, err
@@ -139,7 +139,7 @@ func bridgeParquetScanScenario() Scenario {
 		About: "one dataset found: its BridgeJSONToParquet child run",
 		Play: func(ctx context.Context, e *Env) ([]Recorded, error) {
 			ds := "scan" + e.Stamp + "_v1"
-			e.Expect(workflows.BridgeParquetWorkflowID(ds), Script{"ListStalePartitions": ok(activities.StalePartitions{}),
+			e.Expect(workflows.BridgeParquetWorkflowID(Environment, ds), Script{"ListStalePartitions": ok(activities.StalePartitions{}),
 				"CheckCompleteness": ok(activities.CompletenessResult{Records: 2})})
 			run, _, err := e.Start(ctx, scanStart(e, workflows.BridgeParquetScanProcedure, "bridge-parquet", "scanned"),
 				Script{"ListBridgeDatasets": ok(activities.BridgeDatasetsPage{Datasets: []string{ds}})},

@@ -113,6 +113,14 @@ bench-copy:
 	$(WITH_STACK_ENV) $(GO) run ./bench/copy -gib $(BENCH_COPY_GIB)
 	$(WITH_STACK_ENV) $(GO) run ./bench/upload -gib $(BENCH_UPLOAD_GIB)
 
+## bench-bridge: Bridge JSON -> Parquet (bench/README.md), not a timed test: BENCH_BRIDGE_GIB GiB of generated
+## NDJSON with nested arrays converted by opsflow's BridgeParquetActivities and by DuckDB's COPY at the same
+## thread count, side by side in one run; rows/s, ratio and peak RSS in bench/results/.
+BENCH_BRIDGE_GIB ?= 1
+.PHONY: bench-bridge
+bench-bridge:
+	$(WITH_STACK_ENV) $(GO) run ./bench/bridge -gib $(BENCH_BRIDGE_GIB)
+
 ## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
 clean-stack: stack-down
 	if [ -d .stack ]; then find .stack -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +; fi

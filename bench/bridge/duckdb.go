@@ -31,7 +31,9 @@ type duckdbResult struct {
 	} `json:"datasets"`
 	Seconds   float64 `json:"seconds"`
 	MaxRSSKiB int64   `json:"-"`
-	Wall      time.Duration
+	// CPUSeconds is the child's user + system time, its whole life.
+	CPUSeconds float64 `json:"-"`
+	Wall       time.Duration
 }
 
 type duckdbDataset struct {
@@ -83,5 +85,6 @@ func runDuckDB(ctx context.Context, python, root, outDir string, sets []*dataset
 		r.MaxRSSKiB = ru.Maxrss // KiB on Linux
 	}
 	r.Wall = wall
+	r.CPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return &r, nil
 }

@@ -43,6 +43,7 @@ func (r report) markdown() string {
 		} else {
 			b.WriteString("| DuckDB settings | preserve_insertion_order = false (several times faster here than its default) |\n")
 		}
+		fmt.Fprintf(&b, "| DuckDB CPU | python child %.1f s (its whole life, with the interpreter's start), for %.1f s of COPY |\n", d.CPUSeconds, d.Seconds)
 		fmt.Fprintf(&b, "| DuckDB peak RSS (python child, ru_maxrss) | %s |\n", mib(d.MaxRSSKiB))
 	}
 	fmt.Fprintf(&b, "| opsflow %s, GOMAXPROCS %d | %.1f s, **%.0f rows/s**, %.1f MiB/s, Parquet %.1f MiB in %d files |\n",

@@ -35,12 +35,19 @@ type BridgeParquetActivities struct {
 	// RowGroupMiB cuts row groups by buffered size; 0: 64. A converting worker holds about
 	// one row group per table of the dataset.
 	RowGroupMiB int
+	// Compression of the Parquet parts: "" is DefaultBridgeCompression; else "zstd" (zstd's
+	// default level), "zstd-fastest" or "snappy" (parquetx.Options.Compression).
+	Compression string
 	// TempDir holds the parts while they are written (then uploaded); "": os.TempDir().
 	TempDir string
 
 	// partUploaded, when set (by tests), is called after each part is uploaded.
 	partUploaded func(key string)
 }
+
+// DefaultBridgeCompression is the parts' compression when Compression is "": zstd's fastest
+// level, about half the CPU of its default level for files a little larger.
+const DefaultBridgeCompression = "zstd-fastest"
 
 // MaxListed bounds the record ids and keys a result lists (the counts are complete).
 const MaxListed = 1000
@@ -83,6 +90,7 @@ type pendingTables struct {
 // datasetListing is a dataset's NDJSON objects grouped by partition path.
 type datasetListing struct {
 	partitions map[string][]source // sorted by key
+	sizes      map[string]int64    // each listed key's size
 	unexpected []string
 	unexpCount int
 }
@@ -90,7 +98,7 @@ type datasetListing struct {
 // listDataset lists a dataset's NDJSON (or one partition's, when partition is not "").
 func (a *BridgeParquetActivities) listDataset(ctx context.Context, dataset, partition string) (*datasetListing, error) {
 	prefix := bridge.DatasetPrefix(dataset)
-	l := &datasetListing{partitions: map[string][]source{}}
+	l := &datasetListing{partitions: map[string][]source{}, sizes: map[string]int64{}}
 	p := s3.NewListObjectsV2Paginator(a.S3, &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(prefix + partition)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -107,6 +115,7 @@ func (a *BridgeParquetActivities) listDataset(ctx context.Context, dataset, part
 				continue
 			}
 			l.partitions[part] = append(l.partitions[part], source{Key: key, ETag: aws.ToString(o.ETag)})
+			l.sizes[key] = aws.ToInt64(o.Size)
 		}
 	}
 	for _, srcs := range l.partitions {

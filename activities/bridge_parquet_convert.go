@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -38,8 +37,9 @@ const SchemaFileName = "_schema.json"
 func PartName(n int) string { return fmt.Sprintf("part-%05d.parquet", n) }
 
 // ConvertPartition converts all NDJSON objects of one partition of a dataset into Parquet,
-// the root table and every child table, in two streamed passes (infer the schema, then
-// write); memory is one record plus a row group per table. Then it deletes the partition's
+// the root table and every child table. Each object is fetched once (the version listed,
+// spoolGets at a time) into a local temporary file; two streamed passes over it infer the
+// schema, then write; memory is one record plus a row group per table. Then it deletes the partition's
 // files no longer written (fewer parts, or a table gone), writes the manifest (the bookmark)
 // and clears the pending list. A record written again replaces its rows; a conversion killed
 // halfway is run again and overwrites the same names.
@@ -58,13 +58,23 @@ func (a *BridgeParquetActivities) ConvertPartition(ctx context.Context, in Conve
 	srcs := l.partitions[in.Partition]
 	root := bridge.TableName(in.Dataset)
 
+	// Each NDJSON object is fetched once, into a local file both passes read.
+	sp, err := a.fetchSpool(ctx, srcs, l.sizes)
+	if err != nil {
+		return ConvertPartitionResult{}, err
+	}
+	defer sp.close()
+	rd := newLineReader()
+
 	// Pass 1: the schema of every table of the partition.
 	schema := relational.NewSchema(root)
 	res := ConvertPartitionResult{Records: len(srcs), Rows: map[string]int64{}}
+	rel := relational.NewRelationalizer(root)
 	for i, s := range srcs {
 		activity.RecordHeartbeat(ctx, convertProgress{Pass: 1, Sources: i})
-		n, err := a.eachRecordRow(ctx, s, p, root, func(rows []relational.Row, _ relational.Inherited) error {
-			schema.Observe(rows, recordIDOfKey(s.Key))
+		recordID := recordIDOfKey(s.Key)
+		n, err := a.eachRecordRow(ctx, rd, rel, sp, i, s, p, func(rows []relational.Row, _ relational.Inherited) error {
+			schema.Observe(rows, recordID)
 			return nil
 		})
 		if err != nil {
@@ -105,7 +115,7 @@ func (a *BridgeParquetActivities) ConvertPartition(ctx context.Context, in Conve
 	}
 
 	// Pass 2: write.
-	files, err := a.writeTables(ctx, in, p, srcs, final, tables)
+	files, err := a.writeTables(ctx, in, p, srcs, sp, rd, final, tables)
 	if err != nil {
 		return ConvertPartitionResult{}, err
 	}
@@ -136,46 +146,65 @@ func (a *BridgeParquetActivities) ConvertPartition(ctx context.Context, in Conve
 	return res, nil
 }
 
-// eachRecordRow streams one NDJSON object (the version listed: If-Match its ETag) and gives
-// each line's rows to fn; it returns the number of lines.
-func (a *BridgeParquetActivities) eachRecordRow(ctx context.Context, s source, p bridge.Partition, root string,
-	fn func([]relational.Row, relational.Inherited) error) (int64, error) {
-	out, err := a.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.Bucket), Key: aws.String(s.Key), IfMatch: aws.String(s.ETag)})
-	if err != nil {
-		var re interface{ HTTPStatusCode() int }
-		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed {
-			return 0, fmt.Errorf("s3://%s/%s changed during the conversion; the next attempt converts its new version", a.Bucket, s.Key)
+// lineReader reads NDJSON lines with one reused buffer, grown only for long lines.
+type lineReader struct {
+	r    *bufio.Reader
+	long []byte
+}
+
+func newLineReader() *lineReader { return &lineReader{r: bufio.NewReaderSize(nil, 64<<10)} }
+
+// line gives the next line (valid until the next call), io.EOF after the last.
+func (l *lineReader) line() ([]byte, error) {
+	b, err := l.r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, io.EOF) && len(b) > 0 {
+			err = nil
 		}
-		return 0, fmt.Errorf("get s3://%s/%s: %w", a.Bucket, s.Key, err)
+		return b, err
 	}
-	defer out.Body.Close()
+	l.long = append(l.long[:0], b...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		b, err = l.r.ReadSlice('\n')
+		l.long = append(l.long, b...)
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return l.long, err
+}
+
+// eachRecordRow reads source i (as fetched into the spool) and gives each line's rows to fn;
+// it returns the number of lines.
+func (a *BridgeParquetActivities) eachRecordRow(ctx context.Context, rd *lineReader, rel *relational.Relationalizer,
+	sp *spool, i int, s source, p bridge.Partition, fn func([]relational.Row, relational.Inherited) error) (int64, error) {
 	in := relational.InheritedOf(p, recordIDOfKey(s.Key))
-	r := bufio.NewReaderSize(out.Body, 1<<20)
+	rd.r.Reset(sp.section(i))
 	var line int64
 	for {
-		b, rerr := r.ReadBytes('\n')
+		b, rerr := rd.line()
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return 0, fmt.Errorf("read s3://%s/%s: %w", a.Bucket, s.Key, rerr)
 		}
-		if len(bytes.TrimSpace(b)) > 0 {
-			line++
-			if line%1024 == 0 && ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			doc, err := relational.Decode(b)
-			if err != nil {
-				return 0, permanent(ErrBridgeMalformedRecord, err, "s3://%s/%s line %d is not JSON: %v", a.Bucket, s.Key, line, err)
-			}
-			rows, err := relational.Relationalize(root, doc, int(line-1), in)
-			if err != nil {
-				return 0, permanent(ErrBridgeMalformedRecord, err, "s3://%s/%s line %d: %v", a.Bucket, s.Key, line, err)
-			}
-			if err := fn(rows, in); err != nil {
-				return 0, err
-			}
-		}
 		if rerr != nil {
 			return line, nil
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		line++
+		if line%1024 == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		rows, err := rel.Line(b, int(line-1), in)
+		if err != nil {
+			if _, derr := relational.Decode(b); derr != nil {
+				return 0, permanent(ErrBridgeMalformedRecord, derr, "s3://%s/%s line %d is not JSON: %v", a.Bucket, s.Key, line, derr)
+			}
+			return 0, permanent(ErrBridgeMalformedRecord, err, "s3://%s/%s line %d: %v", a.Bucket, s.Key, line, err)
+		}
+		if err := fn(rows, in); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -184,8 +213,11 @@ func (a *BridgeParquetActivities) eachRecordRow(ctx context.Context, s source, p
 // file, uploaded once complete), then each table's _schema.json. It returns the keys
 // written, sorted.
 func (a *BridgeParquetActivities) writeTables(ctx context.Context, in ConvertPartitionInput, p bridge.Partition,
-	srcs []source, final *relational.Final, tables []relational.Table) ([]string, error) {
-	opt := parquetx.Options{RowGroupBytes: int64(orDefault(a.RowGroupMiB, 64)) << 20}
+	srcs []source, sp *spool, rd *lineReader, final *relational.Final, tables []relational.Table) ([]string, error) {
+	opt := parquetx.Options{RowGroupBytes: int64(orDefault(a.RowGroupMiB, 64)) << 20, Compression: a.Compression}
+	if opt.Compression == "" {
+		opt.Compression = DefaultBridgeCompression
+	}
 	maxFile := int64(orDefault(a.TargetFileMiB, 128)) << 20
 	writers := map[string]*parquetx.Rolling{}
 	var files []string
@@ -215,18 +247,31 @@ func (a *BridgeParquetActivities) writeTables(ctx context.Context, in ConvertPar
 				return a.uploadPart(ctx, tmp, prefix+PartName(n), &files)
 			})
 	}
+	rel := relational.NewRelationalizer(bridge.TableName(in.Dataset))
+	rel.Trusted = true // pass 1 validated the same bytes
+	var cells []relational.Cell
+	var vals []parquetx.Value
 	for i, s := range srcs {
 		activity.RecordHeartbeat(ctx, convertProgress{Pass: 2, Sources: i})
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		_, err := a.eachRecordRow(ctx, s, p, bridge.TableName(in.Dataset), func(rows []relational.Row, inh relational.Inherited) error {
+		_, err := a.eachRecordRow(ctx, rd, rel, sp, i, s, p, func(rows []relational.Row, in relational.Inherited) error {
+			inh := [...]parquetx.Value{parquetx.StringValue(in.AssessmentID), parquetx.StringValue(in.Year),
+				parquetx.StringValue(in.Month), parquetx.StringValue(in.Day), parquetx.StringValue(in.RecordID)}
 			for _, row := range rows {
-				vals, err := final.Encode(row, inh)
+				var err error
+				cells, err = final.Place(cells, row)
 				if err != nil {
 					return fmt.Errorf("s3://%s/%s: %w", a.Bucket, s.Key, err)
 				}
-				if err := writers[row.Table].Write(vals); err != nil {
+				vals = slices.Grow(vals[:0], len(cells))[:len(cells)]
+				base := len(cells) - len(inh)
+				for j, c := range cells[:base] {
+					vals[j] = cellValue(c)
+				}
+				copy(vals[base:], inh[:])
+				if err := writers[row.Table].WriteValues(vals); err != nil {
 					return fmt.Errorf("table %s: %w", row.Table, err)
 				}
 			}
@@ -305,6 +350,21 @@ func (a *BridgeParquetActivities) deleteKeys(ctx context.Context, keys []string)
 		}
 	}
 	return nil
+}
+
+// cellValue is a placed cell as its Parquet value.
+func cellValue(c relational.Cell) parquetx.Value {
+	switch c.Kind {
+	case relational.Int64, relational.Array:
+		return parquetx.Int64Value(c.Int())
+	case relational.Double:
+		return parquetx.DoubleValue(c.Float())
+	case relational.String:
+		return parquetx.StringValue(c.Str())
+	case relational.Bool:
+		return parquetx.BoolValue(c.IsTrue())
+	}
+	return parquetx.NullValue()
 }
 
 func bridgeColumns(cols []relational.Column) []parquetx.Column {

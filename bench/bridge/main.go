@@ -44,6 +44,7 @@ type options struct {
 	keep       bool
 	skipDuckDB bool
 	duckOrder  bool
+	codec      string
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.Float64Var(&o.gib, "gib", 1, "GiB of NDJSON to generate (both datasets together)")
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "threads of each side: DuckDB's SET threads and opsflow's GOMAXPROCS")
 	flag.IntVar(&o.parallel, "parallel", 4, "partitions converted at once on the opsflow side (BridgeJSONToParquet's default)")
+	flag.StringVar(&o.codec, "compression", "", "the opsflow side's Parquet compression (BridgeParquetActivities.Compression; \"\": its default)")
 	flag.IntVar(&o.days, "days", 10, "days the records' upload dates spread over (partitions: 3 assessments x days)")
 	flag.Int64Var(&o.seed, "seed", 1, "seed of the generated data")
 	flag.StringVar(&o.dir, "dir", defaultDir(), "scratch directory (the data and both sides' Parquet)")

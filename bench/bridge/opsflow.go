@@ -127,7 +127,7 @@ feed:
 // convert is the timed side: GOMAXPROCS = -threads, the peak RSS reset first, the CPU profile
 // (-cpuprofile) around it.
 func (s *opsflowSide) convert(ctx context.Context, o options, sets []*dataset) (*opsResult, error) {
-	a := &activities.BridgeParquetActivities{S3: s.s3, Bucket: s.bucket, TempDir: s.tmp}
+	a := &activities.BridgeParquetActivities{S3: s.s3, Bucket: s.bucket, TempDir: s.tmp, Compression: o.codec}
 	var ts testsuite.WorkflowTestSuite
 	ts.SetLogger(log.NewStructuredLogger(temporalx.NewLogger("warn")))
 	run := func(fn any, in any, out any) error {

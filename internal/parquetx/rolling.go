@@ -37,6 +37,15 @@ func NewRolling(cols []Column, opt Options, maxFileBytes int64,
 // Write appends a row to the current part (opening it if needed), and completes the part
 // once it reached the size cap.
 func (r *Rolling) Write(values []any) error {
+	return r.write(func(w *Writer) error { return w.Write(values) })
+}
+
+// WriteValues is Write of typed cells (Writer.WriteValues).
+func (r *Rolling) WriteValues(vals []Value) error {
+	return r.write(func(w *Writer) error { return w.WriteValues(vals) })
+}
+
+func (r *Rolling) write(fn func(*Writer) error) error {
 	if r.cur == nil {
 		out, err := r.open(r.parts)
 		if err != nil {
@@ -48,7 +57,7 @@ func (r *Rolling) Write(values []any) error {
 		}
 		r.cur = w
 	}
-	if err := r.cur.Write(values); err != nil {
+	if err := fn(r.cur); err != nil {
 		return err
 	}
 	r.rows++

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -34,7 +35,9 @@ type Column struct {
 
 // Options tune a writer; the zero value is usable (zstd, 64 MiB row groups).
 type Options struct {
-	// Compression is "zstd" (the default) or "snappy".
+	// Compression is "zstd" (the default, zstd's default level), "zstd-fastest" (zstd's
+	// fastest level: about half the CPU of the default level, files somewhat larger) or
+	// "snappy".
 	Compression string
 	// RowGroupBytes cuts a row group once the buffered (encoded) data reaches it, so a
 	// reader's unit of work and the writer's memory stay bounded. Default 64 MiB.
@@ -58,6 +61,8 @@ type Writer struct {
 	w         *parquet.Writer
 	opt       Options
 	row       parquet.Row
+	rows1     []parquet.Row // {row}, not allocated per write
+	kinds     []parquet.Kind
 	rows      int64
 	groupRows int64
 	flushedAt int64
@@ -78,6 +83,7 @@ func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
 	}
 	g := parquet.Group{}
 	order := make([]string, len(cols))
+	kinds := make([]parquet.Kind, len(cols))
 	for i, c := range cols {
 		if c.Name == "" {
 			return nil, fmt.Errorf("parquet: column %d has no name", i)
@@ -90,6 +96,7 @@ func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
 			return nil, fmt.Errorf("parquet: column %q: %w", c.Name, err)
 		}
 		g[c.Name] = parquet.Optional(n)
+		kinds[i] = n.Type().Kind()
 		order[i] = c.Name
 	}
 	schema := parquet.NewSchema("schema", orderedGroup{Group: g, order: order})
@@ -98,11 +105,56 @@ func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
 		options = append(options, parquet.KeyValueMetadata(k, opt.Metadata[k]))
 	}
 	return &Writer{
-		cols: append([]Column(nil), cols...),
-		w:    parquet.NewWriter(out, options...),
-		opt:  opt,
-		row:  make(parquet.Row, len(cols)),
+		cols:  append([]Column(nil), cols...),
+		w:     parquet.NewWriter(out, options...),
+		opt:   opt,
+		row:   make(parquet.Row, len(cols)),
+		rows1: make([]parquet.Row, 1),
+		kinds: kinds,
 	}, nil
+}
+
+// Value is one cell for WriteValues: parquet-go's value, unboxed. Make it with Int64Value,
+// DoubleValue, StringValue, BoolValue or NullValue.
+type Value = parquet.Value
+
+// Int64Value is an Int64 column's cell.
+func Int64Value(v int64) Value { return parquet.Int64Value(v) }
+
+// DoubleValue is a Double column's cell.
+func DoubleValue(v float64) Value { return parquet.DoubleValue(v) }
+
+// StringValue is a String column's cell; it shares s's bytes (the writer copies them).
+func StringValue(s string) Value {
+	return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// BoolValue is a Bool column's cell.
+func BoolValue(v bool) Value { return parquet.BooleanValue(v) }
+
+// NullValue is a null cell of any column.
+func NullValue() Value { return parquet.NullValue() }
+
+// WriteValues appends one row of typed cells (no boxing, for rows by the million): vals[i]
+// is column i's cell, of the column's type or null.
+func (w *Writer) WriteValues(vals []Value) error {
+	if w.closed {
+		return fmt.Errorf("parquet: write after close")
+	}
+	if len(vals) != len(w.cols) {
+		return fmt.Errorf("parquet: row of %d values for %d columns", len(vals), len(w.cols))
+	}
+	for i, v := range vals {
+		if v.IsNull() {
+			w.row[i] = v.Level(0, 0, i)
+			continue
+		}
+		if v.Kind() != w.kinds[i] {
+			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, v.Kind(), w.cols[i].Type)
+		}
+		w.row[i] = v.Level(0, 1, i)
+	}
+	return w.writeRow()
 }
 
 // Write appends one row: values[i] is column i's value, nil for null, else int64 (or any Go
@@ -125,7 +177,12 @@ func (w *Writer) Write(values []any) error {
 			w.row[i] = pv.Level(0, 1, i)
 		}
 	}
-	if _, err := w.w.WriteRows([]parquet.Row{w.row}); err != nil {
+	return w.writeRow()
+}
+
+func (w *Writer) writeRow() error {
+	w.rows1[0] = w.row
+	if _, err := w.w.WriteRows(w.rows1); err != nil {
 		return fmt.Errorf("parquet: write row: %w", err)
 	}
 	w.rows++
@@ -171,10 +228,12 @@ func codecOf(name string) (compress.Codec, error) {
 	switch name {
 	case "", "zstd":
 		return &zstd.Codec{}, nil
+	case "zstd-fastest":
+		return &zstd.Codec{Level: zstd.SpeedFastest}, nil
 	case "snappy":
 		return &snappy.Codec{}, nil
 	}
-	return nil, fmt.Errorf("parquet: compression %q is not zstd or snappy", name)
+	return nil, fmt.Errorf("parquet: compression %q is not zstd, zstd-fastest or snappy", name)
 }
 
 func nodeOf(t Type) (parquet.Node, error) {
@@ -219,7 +278,8 @@ func valueOf(t Type, v any) (parquet.Value, error) {
 		}
 	case String:
 		if x, ok := v.(string); ok {
-			return parquet.ByteArrayValue([]byte(x)), nil
+			// The writer copies the bytes into its buffers: no copy here.
+			return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(x), len(x))), nil
 		}
 	case Bool:
 		if x, ok := v.(bool); ok {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,7 +25,7 @@ import (
 
 // New returns a client for the configured endpoint; static keys when given, else the AWS chain.
 func New(ctx context.Context, cfg config.S3) (*s3.Client, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region), awsconfig.WithHTTPClient(httpClient())}
 	if cfg.AccessKey != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
@@ -42,6 +43,19 @@ func New(ctx context.Context, cfg config.S3) (*s3.Client, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}), nil
+}
+
+// MaxIdleConnsPerHost is how many idle connections to the S3 endpoint the client keeps. The
+// SDK's default (10) is below the GETs a worker has in flight (activities fetching many small
+// objects at once, several at a time): connections were closed and opened again for each
+// request past it, leaving thousands of sockets in TIME_WAIT and costing a handshake each.
+const MaxIdleConnsPerHost = 256
+
+func httpClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = MaxIdleConnsPerHost
+		t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	})
 }
 
 // EnsureBucket creates the bucket when it is missing, so a fresh stack needs no manual step.

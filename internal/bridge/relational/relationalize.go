@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,66 @@ type Cell struct {
 	Kind   Kind
 	Value  any // nil, bool, int64, float64, string; the join key (int64) for Array
 	Source string
+	// num and str hold a Relationalizer's scalars unboxed, Value left nil: an int64's, a
+	// float64's or a bool's bits, a string. Val, Int, Float and Str read either form.
+	num uint64
+	str string
+}
+
+// Val is the cell's value as Value documents it, however the cell holds it.
+func (c Cell) Val() any {
+	if c.Value != nil {
+		return c.Value
+	}
+	switch c.Kind {
+	case Bool:
+		return c.num != 0
+	case Int64, Array:
+		return int64(c.num)
+	case Double:
+		return math.Float64frombits(c.num)
+	case String:
+		return c.str
+	}
+	return nil
+}
+
+// Int is an Int64 or Array cell's value.
+func (c Cell) Int() int64 {
+	if v, ok := c.Value.(int64); ok {
+		return v
+	}
+	return int64(c.num)
+}
+
+// Float is a Double cell's value (an Int64 cell's, converted).
+func (c Cell) Float() float64 {
+	switch v := c.Value.(type) {
+	case float64:
+		return v
+	case int64:
+		return float64(v)
+	}
+	if c.Kind == Int64 {
+		return float64(int64(c.num))
+	}
+	return math.Float64frombits(c.num)
+}
+
+// Str is a String cell's value.
+func (c Cell) Str() string {
+	if v, ok := c.Value.(string); ok {
+		return v
+	}
+	return c.str
+}
+
+// IsTrue is a Bool cell's value.
+func (c Cell) IsTrue() bool {
+	if v, ok := c.Value.(bool); ok {
+		return v
+	}
+	return c.num != 0
 }
 
 // Row is one row of one table. Child rows have an ID and Index; the inherited columns are

@@ -2,6 +2,7 @@ package relational
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -262,13 +263,41 @@ func (f *Final) Table(name string) (Table, bool) {
 // columns from in. A row the schema did not observe (a column or type it does not know) is
 // an error: the data changed since inference.
 func (f *Final) Encode(row Row, in Inherited) ([]any, error) {
+	cells, err := f.Place(nil, row)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(cells))
+	for i, c := range cells {
+		switch c.Kind {
+		case Double:
+			out[i] = c.Float()
+		case Null:
+		default:
+			out[i] = c.Val()
+		}
+	}
+	base := len(out) - len(InheritedColumns)
+	for i, v := range in.values() {
+		out[base+i] = v
+	}
+	return out, nil
+}
+
+// Place puts row's cells in its table's column order into dst's memory (grown when too
+// short): a zero (Null) cell where the row has no value, the child's id and index as Int64
+// cells, an int64 in a double column converted to a Double cell, and the last
+// len(InheritedColumns) cells left Null for the caller's inherited values. Errors as Encode.
+func (f *Final) Place(dst []Cell, row Row) ([]Cell, error) {
 	t, ok := f.byName[row.Table]
 	if !ok {
 		return nil, fmt.Errorf("table %s was not in the records the schema was inferred from", row.Table)
 	}
-	out := make([]any, len(t.Columns))
+	out := slices.Grow(dst[:0], len(t.Columns))[:len(t.Columns)]
+	clear(out)
 	if row.Child {
-		out[0], out[1] = row.ID, row.Index
+		out[0] = Cell{Kind: Int64, num: uint64(row.ID)}
+		out[1] = Cell{Kind: Int64, num: uint64(row.Index)}
 	}
 	for _, c := range row.Cells {
 		k, known := t.kind[c.Column]
@@ -278,19 +307,14 @@ func (f *Final) Encode(row Row, in Inherited) ([]any, error) {
 		if c.Kind == Null || c.Kind == Object {
 			continue
 		}
-		v := c.Value
 		switch {
 		case c.Kind == k:
 		case c.Kind == Int64 && k == Double:
-			v = float64(c.Value.(int64))
+			c.Value, c.num, c.Kind = nil, math.Float64bits(c.Float()), Double
 		default:
 			return nil, fmt.Errorf("table %s column %q: a %s value where the schema has %s", row.Table, c.Column, c.Kind, k)
 		}
-		out[t.pos[c.Column]] = v
-	}
-	base := len(t.Columns) - len(InheritedColumns)
-	for i, v := range in.values() {
-		out[base+i] = v
+		out[t.pos[c.Column]] = c
 	}
 	return out, nil
 }

@@ -1,0 +1,342 @@
+package relational
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/opsflow/opsflow/internal/bridge"
+)
+
+// maxNames bounds the column names a Relationalizer caches (records with ever new field
+// names would grow the cache without end); past it the cache starts over.
+const maxNames = 100_000
+
+// Relationalizer relationalizes the NDJSON lines of one root table fast: it parses with a
+// reused fastjson parser (no map[string]any), caches the column names and JSON paths of the
+// fields it has seen, and reuses its rows' buffers. The rows a call returns, and their
+// strings, are valid until the next call. Not safe for concurrent use.
+type Relationalizer struct {
+	root  string
+	p     fastjson.Parser
+	top   *node // the root row's fields
+	nodes int
+	rows  []Row
+	path  []byte // the current row's path in the record (for join keys)
+	kvs   [][]kv // the fields of the objects being walked, by depth
+	depth int
+	in    Inherited
+	num   []byte
+	// Trusted skips the strict validation of each line (done by an earlier pass).
+	Trusted bool
+}
+
+type kv struct {
+	k []byte
+	v *fastjson.Value
+}
+
+// node is a field in its context (the table, the column prefix, the JSON path): the column
+// name and source it gives, its fields when it holds an object, and for an array its child
+// table and the contexts of the array's elements.
+type node struct {
+	table  string
+	col    string // "" for an object context that is not a field (a row's top level)
+	src    string
+	field  bool   // a field: its fields' columns are prefixed with col
+	rename string // an element context: fields named like added columns take rename_val_<name>
+	skip   bool   // the root context: the inherited fields are not columns
+	kids   map[string]*node
+
+	child         string // the array's child table
+	elemObj, elem *node  // an element that is an object; any other element ("val")
+}
+
+// NewRelationalizer starts relationalizing records of the table root.
+func NewRelationalizer(root string) *Relationalizer {
+	r := &Relationalizer{root: root}
+	r.reset()
+	return r
+}
+
+func (r *Relationalizer) reset() {
+	r.top = &node{table: r.root, skip: true}
+	r.nodes = 0
+}
+
+func (r *Relationalizer) kid(n *node, k []byte) *node {
+	if c := n.kids[string(k)]; c != nil {
+		return c
+	}
+	if r.nodes++; r.nodes > maxNames {
+		r.reset()
+	}
+	key := string(k)
+	name := key
+	if n.rename != "" && (key == ColID || key == ColIndex || slices.Contains(InheritedColumns, key)) {
+		name = n.rename + "_val_" + key
+	}
+	c := &node{table: n.table, col: name, src: joinSrc(n.src, key), field: true}
+	if n.field {
+		c.col = n.col + "_" + name
+	}
+	if n.kids == nil {
+		n.kids = map[string]*node{}
+	}
+	n.kids[key] = c
+	return c
+}
+
+// arrayNodes fills an array field's child table and element contexts.
+func (n *node) arrayNodes() {
+	if n.child != "" {
+		return
+	}
+	n.child = bridge.ChildTableName(n.table, n.col)
+	n.elemObj = &node{table: n.child, src: n.src + "[]", rename: n.col}
+	n.elem = &node{table: n.child, col: ColVal, src: n.src + "[]", field: true}
+}
+
+// Line gives the rows of one NDJSON line as Decode and Relationalize would (the same rows,
+// errors aside from the parser's wording).
+func (r *Relationalizer) Line(line []byte, lineNo int, in Inherited) ([]Row, error) {
+	if !utf8.Valid(line) || hasSurrogateEscape(line) {
+		// encoding/json replaces invalid UTF-8 and lone surrogates with U+FFFD: let it.
+		doc, err := Decode(line)
+		if err != nil {
+			return nil, err
+		}
+		return Relationalize(r.root, doc, lineNo, in)
+	}
+	if !r.Trusted {
+		if err := fastjson.ValidateBytes(line); err != nil {
+			return nil, err
+		}
+	}
+	v, err := r.p.ParseBytes(line)
+	if err != nil {
+		return nil, err
+	}
+	return r.value(v, lineNo, in)
+}
+
+func hasSurrogateEscape(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`\u`))
+		if i < 0 || i+2 >= len(b) {
+			return false
+		}
+		if c := b[i+2]; c == 'd' || c == 'D' {
+			return true
+		}
+		b = b[i+2:]
+	}
+}
+
+func (r *Relationalizer) value(doc *fastjson.Value, lineNo int, in Inherited) ([]Row, error) {
+	obj, err := doc.Object()
+	if err != nil {
+		return nil, fmt.Errorf("the record is a JSON %s, not an object", fastKind(doc))
+	}
+	r.in = in
+	inherited := [...]string{in.AssessmentID, in.Year, in.Month, in.Day, in.RecordID}
+	for i, name := range InheritedColumns {
+		v := lastValue(obj, name)
+		if v == nil || v.Type() == fastjson.TypeNull {
+			continue
+		}
+		var s string
+		ok := true
+		switch v.Type() {
+		case fastjson.TypeString:
+			s = string(v.GetStringBytes())
+		case fastjson.TypeNumber:
+			s = string(v.MarshalTo(nil))
+		default:
+			ok = false
+		}
+		if !ok || !samePartitionValue(name, s, inherited[i]) {
+			return nil, fmt.Errorf("the record's field %s %s differs from its %s %q", name, jsonText(toAny(v)), name, inherited[i])
+		}
+	}
+	r.rows = r.rows[:0]
+	at := r.reserve()
+	row := Row{Table: r.root, Cells: r.rows[at].Cells[:0]}
+	r.path = strconv.AppendInt(r.path[:0], int64(lineNo), 10)
+	r.depth = 0
+	if err := r.object(&row, r.top, obj); err != nil {
+		return nil, err
+	}
+	r.rows[at] = row
+	return r.rows, nil
+}
+
+// reserve adds a row slot, keeping the cells' buffer a previous record left in it.
+func (r *Relationalizer) reserve() int {
+	if len(r.rows) < cap(r.rows) {
+		r.rows = r.rows[:len(r.rows)+1]
+	} else {
+		r.rows = append(r.rows, Row{})
+	}
+	return len(r.rows) - 1
+}
+
+// lastValue is an object's field as encoding/json decodes it (the last of duplicates).
+func lastValue(o *fastjson.Object, key string) *fastjson.Value {
+	var out *fastjson.Value
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if string(k) == key {
+			out = v
+		}
+	})
+	return out
+}
+
+// object adds the fields of obj (context n) to row, sorted by name, the last of duplicates.
+func (r *Relationalizer) object(row *Row, n *node, obj *fastjson.Object) error {
+	if r.depth == len(r.kvs) {
+		r.kvs = append(r.kvs, nil)
+	}
+	fields := r.kvs[r.depth][:0]
+	obj.Visit(func(k []byte, v *fastjson.Value) { fields = append(fields, kv{k, v}) })
+	slices.SortStableFunc(fields, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	r.kvs[r.depth] = fields
+	r.depth++
+	defer func() { r.depth-- }()
+	for i, f := range fields {
+		if i+1 < len(fields) && bytes.Equal(fields[i+1].k, f.k) {
+			continue // a duplicate: the last one counts
+		}
+		if n.skip && slices.Contains(InheritedColumns, string(f.k)) {
+			continue
+		}
+		if err := r.field(row, r.kid(n, f.k), f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// field adds v, the value of field n, to row.
+func (r *Relationalizer) field(row *Row, n *node, v *fastjson.Value) error {
+	if n.col == "" {
+		return fmt.Errorf("field %q has an empty name", n.src)
+	}
+	switch v.Type() {
+	case fastjson.TypeNull:
+		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Null, Source: n.src})
+	case fastjson.TypeTrue:
+		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Bool, num: 1, Source: n.src})
+	case fastjson.TypeFalse:
+		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Bool, Source: n.src})
+	case fastjson.TypeString:
+		b := v.GetStringBytes()
+		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: String, str: unsafe.String(unsafe.SliceData(b), len(b)), Source: n.src})
+	case fastjson.TypeNumber:
+		r.num = v.MarshalTo(r.num[:0])
+		c, err := numberText(unsafe.String(unsafe.SliceData(r.num), len(r.num)))
+		if err != nil {
+			return fmt.Errorf("field %s: %w", n.src, err)
+		}
+		c.Column, c.Source = n.col, n.src
+		row.Cells = append(row.Cells, c)
+	case fastjson.TypeObject:
+		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Object, Source: n.src})
+		o, _ := v.Object()
+		return r.object(row, n, o)
+	case fastjson.TypeArray:
+		n.arrayNodes()
+		key := joinKey(r.in.RecordID, r.path, n.col)
+		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Array, Value: key, num: uint64(key), Source: n.src})
+		elems, _ := v.Array()
+		base := len(r.path)
+		for i, e := range elems {
+			r.path = append(r.path, '/')
+			r.path = append(r.path, n.col...)
+			r.path = append(r.path, '[')
+			r.path = strconv.AppendInt(r.path, int64(i), 10)
+			r.path = append(r.path, ']')
+			at := r.reserve()
+			crow := Row{Table: n.child, Parent: row.Table, Child: true, ID: key, Index: int64(i), Cells: r.rows[at].Cells[:0]}
+			var err error
+			if o, oerr := e.Object(); oerr == nil {
+				err = r.object(&crow, n.elemObj, o)
+			} else {
+				err = r.field(&crow, n.elem, e)
+			}
+			if err != nil {
+				return err
+			}
+			r.rows[at] = crow
+			r.path = r.path[:base]
+		}
+	}
+	return nil
+}
+
+// joinKey is JoinKey without building the row path's string: FNV-64a, inlined.
+func joinKey(recordID string, rowPath []byte, column string) int64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(recordID); i++ {
+		h = (h ^ uint64(recordID[i])) * prime
+	}
+	h *= prime // a 0 byte
+	for _, c := range rowPath {
+		h = (h ^ uint64(c)) * prime
+	}
+	h *= prime
+	for i := 0; i < len(column); i++ {
+		h = (h ^ uint64(column[i])) * prime
+	}
+	return int64(h)
+}
+
+// numberText is number's cell for a JSON number's text (which the parser has checked).
+func numberText(s string) (Cell, error) {
+	if !strings.ContainsAny(s, ".eE") { // else ParseInt fails, allocating its error
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return Cell{Kind: Int64, num: uint64(i)}, nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return Cell{}, fmt.Errorf("number %s does not fit a double", s)
+	}
+	return Cell{Kind: Double, num: math.Float64bits(f)}, nil
+}
+
+// toAny is a parsed value as Decode gives it (for error messages).
+func toAny(v *fastjson.Value) any {
+	var out any
+	dec := json.NewDecoder(bytes.NewReader(v.MarshalTo(nil)))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil
+	}
+	return out
+}
+
+func fastKind(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return "null"
+	case fastjson.TypeTrue, fastjson.TypeFalse:
+		return "boolean"
+	case fastjson.TypeString:
+		return "string"
+	case fastjson.TypeNumber:
+		return "number"
+	case fastjson.TypeArray:
+		return "array"
+	}
+	return "object"
+}

@@ -153,8 +153,8 @@ func convertPartitions(ctx workflow.Context, tr *tracker, in BridgeJSONToParquet
 			case err == nil:
 				res.Partitions++
 				res.Records += got.Records
-				for t, n := range got.Rows {
-					res.Rows[t] += n
+				for _, t := range sortedKeys(got.Rows) {
+					res.Rows[t] += got.Rows[t]
 				}
 			case errors.As(err, &app) && app.NonRetryable():
 				res.Failed = append(res.Failed, part)

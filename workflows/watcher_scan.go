@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -134,8 +135,8 @@ func runScan(ctx workflow.Context, sc scanner, in WatcherScanInput) (*WatcherSca
 				return nil, err
 			}
 		}
-		for why, n := range page.skipped {
-			in.Totals.Skipped[why] += n
+		for _, why := range sortedKeys(page.skipped) { // sorted: workflow code never ranges over a map
+			in.Totals.Skipped[why] += page.skipped[why]
 		}
 		in.Totals.Found += len(page.children)
 		tr.step(fmt.Sprintf("importing batch %d (%d packages)", batch+1, len(page.children)))
@@ -198,4 +199,16 @@ func runBatch(ctx workflow.Context, env string, children []scanChild, totals *Sc
 		}
 		totals.Succeeded++
 	}
+}
+
+// sortedKeys lists a map's keys in order, so workflow code visits them deterministically.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	// Only collects the keys, sorted below, so the order of the range does not matter.
+	//workflowcheck:ignore
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

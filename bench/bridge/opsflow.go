@@ -196,6 +196,11 @@ func (s *opsflowSide) convert(ctx context.Context, o options, sets []*dataset) (
 	if o.cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
+	if o.memprofile != "" {
+		if err := writeAllocs(o.memprofile); err != nil {
+			return nil, err
+		}
+	}
 	hwm, err := procStatusKiB("VmHWM")
 	if err != nil {
 		return nil, err
@@ -270,4 +275,14 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// writeAllocs writes the allocations profile (-memprofile): what the side allocated.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }

@@ -61,7 +61,7 @@ type Writer struct {
 	w         *parquet.Writer
 	opt       Options
 	row       parquet.Row
-	rows1     []parquet.Row // {row}, not allocated per write
+	b         batch
 	kinds     []parquet.Kind
 	rows      int64
 	groupRows int64
@@ -109,7 +109,7 @@ func NewWriter(out io.Writer, cols []Column, opt Options) (*Writer, error) {
 		w:     parquet.NewWriter(out, options...),
 		opt:   opt,
 		row:   make(parquet.Row, len(cols)),
-		rows1: make([]parquet.Row, 1),
+		b:     newBatch(len(cols)),
 		kinds: kinds,
 	}, nil
 }
@@ -144,17 +144,47 @@ func (w *Writer) WriteValues(vals []Value) error {
 	if len(vals) != len(w.cols) {
 		return fmt.Errorf("parquet: row of %d values for %d columns", len(vals), len(w.cols))
 	}
+	need := 0
 	for i, v := range vals {
 		if v.IsNull() {
-			w.row[i] = v.Level(0, 0, i)
 			continue
 		}
-		if v.Kind() != w.kinds[i] {
-			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, v.Kind(), w.cols[i].Type)
+		if k := v.Kind(); k != w.kinds[i] {
+			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, k, w.cols[i].Type)
+		} else if k == parquet.ByteArray {
+			need += len(v.ByteArray())
 		}
-		w.row[i] = v.Level(0, 1, i)
 	}
-	return w.writeRow()
+	b := &w.b
+	if need > cap(b.bytes) {
+		for i, v := range vals {
+			if v.IsNull() {
+				w.row[i] = v.Level(0, 0, i)
+			} else {
+				w.row[i] = v.Level(0, 1, i)
+			}
+		}
+		return w.writeRow()
+	}
+	if b.len() == batchRows || len(b.bytes)+need > cap(b.bytes) {
+		if err := w.writeBatch(); err != nil {
+			return err
+		}
+	}
+	for i, v := range vals {
+		switch {
+		case v.IsNull():
+			v = v.Level(0, 0, i)
+		case v.Kind() == parquet.ByteArray:
+			off := len(b.bytes)
+			b.bytes = append(b.bytes, v.ByteArray()...)
+			v = parquet.ByteArrayValue(b.bytes[off:len(b.bytes):len(b.bytes)]).Level(0, 1, i)
+		default:
+			v = v.Level(0, 1, i)
+		}
+		b.vals = append(b.vals, v)
+	}
+	return w.rowAdded()
 }
 
 // Write appends one row: values[i] is column i's value, nil for null, else int64 (or any Go
@@ -180,23 +210,10 @@ func (w *Writer) Write(values []any) error {
 	return w.writeRow()
 }
 
-func (w *Writer) writeRow() error {
-	w.rows1[0] = w.row
-	if _, err := w.w.WriteRows(w.rows1); err != nil {
-		return fmt.Errorf("parquet: write row: %w", err)
-	}
-	w.rows++
-	w.groupRows++
-	if w.opt.RowGroupRows > 0 && w.groupRows >= w.opt.RowGroupRows {
-		return w.flush()
-	}
-	if w.groupRows%sizeCheckEvery == 0 && w.w.Size()-w.flushedAt >= w.opt.RowGroupBytes {
-		return w.flush()
-	}
-	return nil
-}
-
 func (w *Writer) flush() error {
+	if err := w.writeBatch(); err != nil {
+		return err
+	}
 	if err := w.w.Flush(); err != nil {
 		return fmt.Errorf("parquet: flush row group: %w", err)
 	}
@@ -208,9 +225,9 @@ func (w *Writer) flush() error {
 // Rows is the number of rows written so far.
 func (w *Writer) Rows() int64 { return w.rows }
 
-// Size estimates the file's size so far: bytes written plus the buffered row group (an
-// upper bound, not yet compressed), without the footer.
-func (w *Writer) Size() int64 { return w.w.Size() }
+// Size estimates the file's size so far: bytes written plus the buffered row group and
+// rows (an upper bound, not yet compressed), without the footer.
+func (w *Writer) Size() int64 { return w.w.Size() + w.b.size() }
 
 // Close writes the last row group and the footer. It does not close the io.Writer.
 func (w *Writer) Close() error {
@@ -218,20 +235,31 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	if err := w.writeBatch(); err != nil {
+		return err
+	}
 	if err := w.w.Close(); err != nil {
 		return fmt.Errorf("parquet: close: %w", err)
 	}
 	return nil
 }
 
+// The codecs are shared by all writers: a zstd codec pools its encoders, each with a
+// history buffer of several MiB that a codec per file allocated again and again.
+var (
+	zstdDefault = &zstd.Codec{}
+	zstdFastest = &zstd.Codec{Level: zstd.SpeedFastest}
+	snappyCodec = &snappy.Codec{}
+)
+
 func codecOf(name string) (compress.Codec, error) {
 	switch name {
 	case "", "zstd":
-		return &zstd.Codec{}, nil
+		return zstdDefault, nil
 	case "zstd-fastest":
-		return &zstd.Codec{Level: zstd.SpeedFastest}, nil
+		return zstdFastest, nil
 	case "snappy":
-		return &snappy.Codec{}, nil
+		return snappyCodec, nil
 	}
 	return nil, fmt.Errorf("parquet: compression %q is not zstd, zstd-fastest or snappy", name)
 }

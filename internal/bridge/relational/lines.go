@@ -58,6 +58,7 @@ type node struct {
 
 	child         string // the array's child table
 	elemObj, elem *node  // an element that is an object; any other element ("val")
+	shape         *shape // the fields of the last object seen here
 }
 
 // NewRelationalizer starts relationalizing records of the table root.
@@ -169,13 +170,12 @@ func (r *Relationalizer) value(doc *fastjson.Value, lineNo int, in Inherited) ([
 	}
 	r.rows = r.rows[:0]
 	at := r.reserve()
-	row := Row{Table: r.root, Cells: r.rows[at].Cells[:0]}
+	r.rows[at] = Row{Table: r.root, Cells: r.rows[at].Cells[:0]}
 	r.path = strconv.AppendInt(r.path[:0], int64(lineNo), 10)
 	r.depth = 0
-	if err := r.object(&row, r.top, obj); err != nil {
+	if err := r.object(at, r.top, obj); err != nil {
 		return nil, err
 	}
-	r.rows[at] = row
 	return r.rows, nil
 }
 
@@ -200,46 +200,88 @@ func lastValue(o *fastjson.Object, key string) *fastjson.Value {
 	return out
 }
 
-// object adds the fields of obj (context n) to row, sorted by name, the last of duplicates.
-func (r *Relationalizer) object(row *Row, n *node, obj *fastjson.Object) error {
+// object adds the fields of obj (context n) to row at, sorted by name, the last of
+// duplicates. Rows are addressed by index: r.rows grows while an array's rows are added.
+func (r *Relationalizer) object(at int, n *node, obj *fastjson.Object) error {
 	if r.depth == len(r.kvs) {
 		r.kvs = append(r.kvs, nil)
 	}
 	fields := r.kvs[r.depth][:0]
 	obj.Visit(func(k []byte, v *fastjson.Value) { fields = append(fields, kv{k, v}) })
-	slices.SortStableFunc(fields, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
 	r.kvs[r.depth] = fields
 	r.depth++
 	defer func() { r.depth-- }()
-	for i, f := range fields {
-		if i+1 < len(fields) && bytes.Equal(fields[i+1].k, f.k) {
-			continue // a duplicate: the last one counts
-		}
-		if n.skip && slices.Contains(InheritedColumns, string(f.k)) {
-			continue
-		}
-		if err := r.field(row, r.kid(n, f.k), f.v); err != nil {
+	sh := n.shape
+	if !sh.fits(fields) {
+		sh = r.newShape(n, fields)
+		n.shape = sh
+	}
+	for j, kid := range sh.kids {
+		if err := r.field(at, kid, fields[sh.at[j]].v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// field adds v, the value of field n, to row.
-func (r *Relationalizer) field(row *Row, n *node, v *fastjson.Value) error {
+// shape is the last keys (in the record's order) an object context saw, and what they
+// give: the fields' nodes in column order (sorted, the last of duplicates, the root's
+// inherited fields left out) and where each is among the keys. Records of a dataset mostly
+// have the same keys in the same order: no sorting or name look-up for them.
+type shape struct {
+	keys []string
+	kids []*node
+	at   []int
+}
+
+func (sh *shape) fits(fields []kv) bool {
+	if sh == nil || len(sh.keys) != len(fields) {
+		return false
+	}
+	for i, f := range fields {
+		if sh.keys[i] != string(f.k) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Relationalizer) newShape(n *node, fields []kv) *shape {
+	sh := &shape{keys: make([]string, len(fields))}
+	order := make([]int, len(fields))
+	for i, f := range fields {
+		sh.keys[i] = string(f.k)
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return bytes.Compare(fields[a].k, fields[b].k) })
+	for j, i := range order {
+		if j+1 < len(order) && bytes.Equal(fields[order[j+1]].k, fields[i].k) {
+			continue // a duplicate: the last one counts
+		}
+		if n.skip && slices.Contains(InheritedColumns, sh.keys[i]) {
+			continue
+		}
+		sh.kids = append(sh.kids, r.kid(n, fields[i].k))
+		sh.at = append(sh.at, i)
+	}
+	return sh
+}
+
+// field adds v, the value of field n, to row at.
+func (r *Relationalizer) field(at int, n *node, v *fastjson.Value) error {
 	if n.col == "" {
 		return fmt.Errorf("field %q has an empty name", n.src)
 	}
 	switch v.Type() {
 	case fastjson.TypeNull:
-		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Null, Source: n.src})
+		r.add(at, Cell{Column: n.col, Kind: Null, Source: n.src})
 	case fastjson.TypeTrue:
-		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Bool, num: 1, Source: n.src})
+		r.add(at, Cell{Column: n.col, Kind: Bool, num: 1, Source: n.src})
 	case fastjson.TypeFalse:
-		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Bool, Source: n.src})
+		r.add(at, Cell{Column: n.col, Kind: Bool, Source: n.src})
 	case fastjson.TypeString:
 		b := v.GetStringBytes()
-		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: String, str: unsafe.String(unsafe.SliceData(b), len(b)), Source: n.src})
+		r.add(at, Cell{Column: n.col, Kind: String, str: unsafe.String(unsafe.SliceData(b), len(b)), Source: n.src})
 	case fastjson.TypeNumber:
 		r.num = v.MarshalTo(r.num[:0])
 		c, err := numberText(unsafe.String(unsafe.SliceData(r.num), len(r.num)))
@@ -247,15 +289,15 @@ func (r *Relationalizer) field(row *Row, n *node, v *fastjson.Value) error {
 			return fmt.Errorf("field %s: %w", n.src, err)
 		}
 		c.Column, c.Source = n.col, n.src
-		row.Cells = append(row.Cells, c)
+		r.add(at, c)
 	case fastjson.TypeObject:
-		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Object, Source: n.src})
+		r.add(at, Cell{Column: n.col, Kind: Object, Source: n.src})
 		o, _ := v.Object()
-		return r.object(row, n, o)
+		return r.object(at, n, o)
 	case fastjson.TypeArray:
 		n.arrayNodes()
 		key := joinKey(r.in.RecordID, r.path, n.col)
-		row.Cells = append(row.Cells, Cell{Column: n.col, Kind: Array, Value: key, num: uint64(key), Source: n.src})
+		r.add(at, Cell{Column: n.col, Kind: Array, Value: key, num: uint64(key), Source: n.src})
 		elems, _ := v.Array()
 		base := len(r.path)
 		for i, e := range elems {
@@ -264,22 +306,26 @@ func (r *Relationalizer) field(row *Row, n *node, v *fastjson.Value) error {
 			r.path = append(r.path, '[')
 			r.path = strconv.AppendInt(r.path, int64(i), 10)
 			r.path = append(r.path, ']')
-			at := r.reserve()
-			crow := Row{Table: n.child, Parent: row.Table, Child: true, ID: key, Index: int64(i), Cells: r.rows[at].Cells[:0]}
+			c := r.reserve()
+			r.rows[c] = Row{Table: n.child, Parent: r.rows[at].Table, Child: true, ID: key, Index: int64(i), Cells: r.rows[c].Cells[:0]}
 			var err error
-			if o, oerr := e.Object(); oerr == nil {
-				err = r.object(&crow, n.elemObj, o)
+			if e.Type() == fastjson.TypeObject {
+				o, _ := e.Object()
+				err = r.object(c, n.elemObj, o)
 			} else {
-				err = r.field(&crow, n.elem, e)
+				err = r.field(c, n.elem, e)
 			}
 			if err != nil {
 				return err
 			}
-			r.rows[at] = crow
 			r.path = r.path[:base]
 		}
 	}
 	return nil
+}
+
+func (r *Relationalizer) add(at int, c Cell) {
+	r.rows[at].Cells = append(r.rows[at].Cells, c)
 }
 
 // joinKey is JoinKey without building the row path's string: FNV-64a, inlined.
@@ -302,7 +348,7 @@ func joinKey(recordID string, rowPath []byte, column string) int64 {
 
 // numberText is number's cell for a JSON number's text (which the parser has checked).
 func numberText(s string) (Cell, error) {
-	if !strings.ContainsAny(s, ".eE") { // else ParseInt fails, allocating its error
+	if !strings.ContainsFunc(s, func(c rune) bool { return c == '.' || c == 'e' || c == 'E' }) { // else ParseInt fails, allocating its error
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return Cell{Kind: Int64, num: uint64(i)}, nil
 		}

@@ -115,7 +115,8 @@ func (a *BridgeParquetActivities) ConvertPartition(ctx context.Context, in Conve
 	}
 
 	// Pass 2: write.
-	files, err := a.writeTables(ctx, in, p, srcs, sp, rd, final, tables)
+	rel.Trusted = true // pass 1 validated the same bytes
+	files, err := a.writeTables(ctx, in, p, srcs, sp, rd, rel, final, tables)
 	if err != nil {
 		return ConvertPartitionResult{}, err
 	}
@@ -213,7 +214,7 @@ func (a *BridgeParquetActivities) eachRecordRow(ctx context.Context, rd *lineRea
 // file, uploaded once complete), then each table's _schema.json. It returns the keys
 // written, sorted.
 func (a *BridgeParquetActivities) writeTables(ctx context.Context, in ConvertPartitionInput, p bridge.Partition,
-	srcs []source, sp *spool, rd *lineReader, final *relational.Final, tables []relational.Table) ([]string, error) {
+	srcs []source, sp *spool, rd *lineReader, rel *relational.Relationalizer, final *relational.Final, tables []relational.Table) ([]string, error) {
 	opt := parquetx.Options{RowGroupBytes: int64(orDefault(a.RowGroupMiB, 64)) << 20, Compression: a.Compression}
 	if opt.Compression == "" {
 		opt.Compression = DefaultBridgeCompression
@@ -247,8 +248,6 @@ func (a *BridgeParquetActivities) writeTables(ctx context.Context, in ConvertPar
 				return a.uploadPart(ctx, tmp, prefix+PartName(n), &files)
 			})
 	}
-	rel := relational.NewRelationalizer(bridge.TableName(in.Dataset))
-	rel.Trusted = true // pass 1 validated the same bytes
 	var cells []relational.Cell
 	var vals []parquetx.Value
 	for i, s := range srcs {

@@ -18,6 +18,9 @@ import (
 // (a record each), so the time goes to the requests' round trips, not to bandwidth.
 const spoolGets = 16
 
+// copyBuffers are the GETs' copy buffers, shared by the conversions.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // spool is a partition's NDJSON objects, each fetched once (the version listed) into one
 // local temporary file at its offset, in key order, for both passes to read.
 type spool struct {
@@ -55,9 +58,10 @@ func (a *BridgeParquetActivities) fetchSpool(ctx context.Context, srcs []source,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 64<<10)
+			buf := copyBuffers.Get().(*[]byte)
+			defer copyBuffers.Put(buf)
 			for i := range next {
-				done <- a.fetchOne(ctx, srcs[i], s.f, s.offs[i], s.offs[i+1]-s.offs[i], buf)
+				done <- a.fetchOne(ctx, srcs[i], s.f, s.offs[i], s.offs[i+1]-s.offs[i], *buf)
 			}
 		}()
 	}

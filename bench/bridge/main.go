@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&o.data, "data", "", "reuse the NDJSON of an earlier -keep run (its scratch folder, same -gib -days -seed) instead of generating")
 	flag.StringVar(&o.results, "results", "bench/results", "directory of the Markdown report")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write the opsflow side's CPU profile to this file")
-	flag.StringVar(&o.memprofile, "memprofile", "", "write the allocations profile (after the opsflow side) to this file")
+	flag.StringVar(&o.memprofile, "memprofile", "", "write the allocations profile after the opsflow side to this file (and before it to FILE.base: go tool pprof -diff_base FILE.base FILE)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the scratch folder (data and Parquet) for another run's -data or a look")
 	flag.BoolVar(&o.duckOrder, "duckdb-preserve-order", false, "DuckDB's preserve_insertion_order (default off: several times faster on many small files)")
 	flag.BoolVar(&o.skipDuckDB, "skip-duckdb", false, "run the opsflow side only (profiling); no ratio")

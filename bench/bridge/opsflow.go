@@ -158,6 +158,11 @@ func (s *opsflowSide) convert(ctx context.Context, o options, sets []*dataset) (
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.memprofile != "" {
+		if err := writeAllocs(o.memprofile + ".base"); err != nil { // for pprof -diff_base
+			return nil, err
+		}
+	}
 	s3pid := s3ServerPID()
 	cpu0, s3cpu0 := cpuSeconds(), procCPU(s3pid)
 	start := time.Now()
@@ -209,8 +214,13 @@ func (s *opsflowSide) convert(ctx context.Context, o options, sets []*dataset) (
 	if err := s.outputs(ctx, res); err != nil {
 		return nil, err
 	}
-	res.notes = "opsflow reads each NDJSON object from the stack's S3 server twice (pass 1 infers the schema, pass 2 writes) " +
-		"and writes zstd Parquet parts through temporary files uploaded to S3, with a _schema.json per table and partition, " +
+	codec := o.codec
+	if codec == "" {
+		codec = activities.DefaultBridgeCompression
+	}
+	res.notes = "opsflow GETs each NDJSON object once from the stack's S3 server (16 at a time per partition) into a local " +
+		"temporary file that both passes read (pass 1 infers the schema, pass 2 writes), " +
+		"and writes " + codec + " Parquet parts through temporary files uploaded to S3, with a _schema.json per table and partition, " +
 		"a manifest per partition; DuckDB reads the same NDJSON from local files once and writes one snappy file per dataset. " +
 		"The S3 server (versitygw) runs on the same CPUs during the opsflow side. Rows/s count input records on both sides."
 	return res, nil

@@ -2,6 +2,7 @@ package parquetx
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -24,9 +25,26 @@ type batch struct {
 	rows  []parquet.Row
 }
 
+// batches keep the buffers of closed writers for the next ones (a conversion writes
+// hundreds of files).
+var batches sync.Pool
+
 func newBatch(cols int) batch {
+	if b, ok := batches.Get().(*batch); ok && cap(b.vals) >= batchRows*cols {
+		return batch{cols: cols, vals: b.vals[:0:batchRows*cols], bytes: b.bytes[:0], rows: b.rows[:0]}
+	}
 	return batch{cols: cols, vals: make([]parquet.Value, 0, batchRows*cols), bytes: make([]byte, 0, batchBytes),
 		rows: make([]parquet.Row, 0, batchRows)}
+}
+
+// release gives the buffers back for another writer.
+func (b *batch) release() {
+	if b.vals == nil {
+		return
+	}
+	clear(b.rows[:cap(b.rows)])
+	batches.Put(&batch{vals: b.vals[:0:cap(b.vals)], bytes: b.bytes[:0], rows: b.rows[:0]})
+	*b = batch{cols: b.cols}
 }
 
 func (b *batch) len() int { return len(b.vals) / b.cols }

@@ -235,7 +235,9 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	if err := w.writeBatch(); err != nil {
+	err := w.writeBatch()
+	w.b.release()
+	if err != nil {
 		return err
 	}
 	if err := w.w.Close(); err != nil {

@@ -78,6 +78,7 @@ type tableInfo struct {
 	record       string // the first record that gave the table
 	cols         map[string]*colInfo
 	rows         int64
+	arrays       map[string]bool // the columns whose child table was looked up
 }
 
 type colInfo struct {
@@ -120,9 +121,13 @@ func (s *Schema) Observe(rows []Row, recordID string) {
 }
 
 func (s *Schema) cell(t *tableInfo, c Cell, recordID string) {
-	if c.Kind == Array {
+	if c.Kind == Array && !t.arrays[c.Column] {
 		// The child table exists even when every array is empty.
 		s.table(bridge.ChildTableName(t.name, c.Column), t.name, recordID)
+		if t.arrays == nil {
+			t.arrays = map[string]bool{}
+		}
+		t.arrays[c.Column] = true
 	}
 	ci := t.cols[c.Column]
 	if ci == nil {

@@ -31,7 +31,7 @@ var batches sync.Pool
 
 func newBatch(cols int) batch {
 	if b, ok := batches.Get().(*batch); ok && cap(b.vals) >= batchRows*cols {
-		return batch{cols: cols, vals: b.vals[:0:batchRows*cols], bytes: b.bytes[:0], rows: b.rows[:0]}
+		return batch{cols: cols, vals: b.vals[: 0 : batchRows*cols], bytes: b.bytes[:0], rows: b.rows[:0]}
 	}
 	return batch{cols: cols, vals: make([]parquet.Value, 0, batchRows*cols), bytes: make([]byte, 0, batchBytes),
 		rows: make([]parquet.Row, 0, batchRows)}

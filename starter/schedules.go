@@ -93,7 +93,7 @@ func scheduleOptions(cfg config.Client, sc watchers.Schedule) (client.ScheduleOp
 		Action: &client.ScheduleWorkflowAction{
 			ID:                       id, // Temporal appends the scheduled time
 			Workflow:                 w.Workflow,
-			Args:                     []any{workflows.WatcherScanInput{Environment: cfg.Environment, BatchSize: sc.BatchSize}},
+			Args:                     []any{workflows.WatcherScanInput{Environment: cfg.Environment, BatchSize: sc.BatchSize, Prefix: sc.Prefix}},
 			TaskQueue:                cfg.Temporal.TaskQueue,
 			WorkflowExecutionTimeout: 24 * time.Hour,
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet(w.Workflow),

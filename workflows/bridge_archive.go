@@ -77,13 +77,14 @@ const BridgeArchiveSweepProcedure = "BridgeArchiveSweep"
 
 // BridgeArchiveSweep lists the archive bucket for archives without a record marker and starts
 // BridgeArchiveToJSON for each: the safety net for lost notifications (the original's hourly
-// bootstrap trigger). WatcherScanInput.Cursor resumes the listing after a continue-as-new.
+// bootstrap trigger), under WatcherScanInput.Prefix. Cursor resumes the listing after a
+// continue-as-new.
 func BridgeArchiveSweep(ctx workflow.Context, in WatcherScanInput) (*WatcherScanResult, error) {
 	return runScan(ctx, scanner{procedure: BridgeArchiveSweepProcedure, self: BridgeArchiveSweep,
 		list: func(ctx workflow.Context, page activities.ScanPage) (scanPage, error) {
 			var got activities.SweepPage
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, listOptions), bridgeArchiveActs.SweepArchives,
-				activities.SweepInput{Cursor: page.Cursor, Limit: page.Limit}).Get(ctx, &got)
+				activities.SweepInput{Prefix: in.Prefix, Cursor: page.Cursor, Limit: page.Limit}).Get(ctx, &got)
 			out := scanPage{next: got.NextCursor, skipped: map[string]int{}}
 			if got.Processed > 0 {
 				out.skipped["processed"] = got.Processed

@@ -84,7 +84,7 @@ func TestBridgeNotificationPollDrainsUntilTheQueueIsShort(t *testing.T) {
 func TestBridgeArchiveSweepStartsOneRunPerArchive(t *testing.T) {
 	env, _ := bridgeEnv(t)
 	other := activities.BridgeArchive{Bucket: "bridge-archives", Key: "exports/rec2.zip", RecordID: "rec2"}
-	env.OnActivity(bridgeArchiveActs.SweepArchives, mock.Anything, mock.Anything).Return(
+	env.OnActivity(bridgeArchiveActs.SweepArchives, mock.Anything, activities.SweepInput{Prefix: "exports/", Limit: defaultScanBatch}).Return(
 		activities.SweepPage{Archives: []activities.BridgeArchive{archive, other}, Processed: 7, Refused: 1}, nil).Once()
 	var ids []string
 	env.OnWorkflow(BridgeArchiveToJSON, mock.Anything, mock.Anything).Return(
@@ -92,7 +92,7 @@ func TestBridgeArchiveSweepStartsOneRunPerArchive(t *testing.T) {
 			ids = append(ids, workflow.GetInfo(ctx).WorkflowExecution.ID)
 			return &activities.ArchiveToJSONResult{RecordID: in.Archive.RecordID}, nil
 		})
-	env.ExecuteWorkflow(BridgeArchiveSweep, WatcherScanInput{})
+	env.ExecuteWorkflow(BridgeArchiveSweep, WatcherScanInput{Prefix: "exports/"})
 	totals := scanResult(t, env)
 	assert.ElementsMatch(t, []string{"bridge-archive-rec1", "bridge-archive-rec2"}, ids)
 	assert.Equal(t, 2, totals.Succeeded)

@@ -35,6 +35,8 @@ type WatcherScanInput struct {
 	BatchSize int `json:"batchSize,omitempty"`
 	// BatchesPerRun is how many batches one run handles before it continues as new (default 8).
 	BatchesPerRun int `json:"batchesPerRun,omitempty"`
+	// Prefix limits a listing to keys under it (the Bridge archive sweep; "" = everything).
+	Prefix string `json:"prefix,omitempty"`
 	// Cursor resumes the listing where the previous run of this scan stopped.
 	Cursor string `json:"cursor,omitempty"`
 	// Totals so far, carried across continue-as-new.

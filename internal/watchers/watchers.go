@@ -92,6 +92,8 @@ type Schedule struct {
 	CatchupWindow Duration `json:"catchupWindow,omitempty"`
 	// BatchSize is how many packages a scan starts at once (0: the workflow's default).
 	BatchSize int `json:"batchSize,omitempty"`
+	// Prefix limits the listing to keys under it (bridge-sweep: the archive bucket's prefix).
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // Catchup is the catch-up window to use.

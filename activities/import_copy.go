@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsflow/opsflow/internal/checksum"
+	"github.com/opsflow/opsflow/internal/fsync"
 )
 
 // How often the import's copy and hash report progress: the SDK sends at most one
@@ -333,37 +334,8 @@ func samePath(f *os.File, path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// syncDir fsyncs a directory, making the names created, renamed or removed in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// syncTree fsyncs every file and directory under root, root included, so that what a
-// rename of root publishes is on disk before the rename.
-func syncTree(root string) error {
-	return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !d.Type().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", p, err)
-		}
-		return nil
-	})
-}
+// syncDir and syncTree make writes durable before they are published (internal/fsync).
+var (
+	syncDir  = fsync.Dir
+	syncTree = fsync.Tree
+)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/opsflow/opsflow/internal/fsync"
 	"github.com/opsflow/opsflow/internal/samplepkg"
 )
 
@@ -283,33 +284,8 @@ func writeFileSync(path string, data []byte) error {
 	return f.Close()
 }
 
-// syncDir fsyncs a directory, making the names created or renamed in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// syncTree fsyncs every file and directory under root, root included.
-func syncTree(root string) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || (!d.IsDir() && !d.Type().IsRegular()) {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", p, err)
-		}
-		return nil
-	})
-}
+// syncDir and syncTree make writes durable before they are published (internal/fsync).
+var (
+	syncDir  = fsync.Dir
+	syncTree = fsync.Tree
+)

@@ -70,6 +70,7 @@ func (a *BridgeParquetActivities) ConvertPartition(ctx context.Context, in Conve
 	schema := relational.NewSchema(root)
 	res := ConvertPartitionResult{Records: len(srcs), Rows: map[string]int64{}}
 	rel := relational.NewRelationalizer(root)
+	rel.KindsOnly = true // pass 1 needs the kinds only
 	for i, s := range srcs {
 		activity.RecordHeartbeat(ctx, convertProgress{Pass: 1, Sources: i})
 		recordID := recordIDOfKey(s.Key)
@@ -115,7 +116,7 @@ func (a *BridgeParquetActivities) ConvertPartition(ctx context.Context, in Conve
 	}
 
 	// Pass 2: write.
-	rel.Trusted = true // pass 1 validated the same bytes
+	rel.Trusted, rel.KindsOnly = true, false // pass 1 validated the same bytes; pass 2 writes values
 	files, err := a.writeTables(ctx, in, p, srcs, sp, rd, rel, final, tables)
 	if err != nil {
 		return ConvertPartitionResult{}, err

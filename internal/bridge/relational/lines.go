@@ -37,6 +37,10 @@ type Relationalizer struct {
 	num   []byte
 	// Trusted skips the strict validation of each line (done by an earlier pass).
 	Trusted bool
+	// KindsOnly leaves numbers unparsed where their kind is certain from their text (a
+	// decimal fraction without exponent is a double): their cells' values are zero, for a
+	// pass that only infers the schema (Schema.Observe reads kinds, not values).
+	KindsOnly bool
 }
 
 type kv struct {
@@ -284,6 +288,10 @@ func (r *Relationalizer) field(at int, n *node, v *fastjson.Value) error {
 		r.add(at, Cell{Column: n.col, Kind: String, str: unsafe.String(unsafe.SliceData(b), len(b)), Source: n.src})
 	case fastjson.TypeNumber:
 		r.num = v.MarshalTo(r.num[:0])
+		if r.KindsOnly && plainFraction(r.num) {
+			r.add(at, Cell{Column: n.col, Kind: Double, Source: n.src})
+			return nil
+		}
 		c, err := numberText(unsafe.String(unsafe.SliceData(r.num), len(r.num)))
 		if err != nil {
 			return fmt.Errorf("field %s: %w", n.src, err)
@@ -344,6 +352,24 @@ func joinKey(recordID string, rowPath []byte, column string) int64 {
 		h = (h ^ uint64(column[i])) * prime
 	}
 	return int64(h)
+}
+
+// plainFraction is a JSON number with a fraction and no exponent, short enough that
+// ParseFloat cannot overflow: a double whatever its digits.
+func plainFraction(b []byte) bool {
+	if len(b) >= 300 {
+		return false
+	}
+	dot := false
+	for _, c := range b {
+		switch c {
+		case '.':
+			dot = true
+		case 'e', 'E':
+			return false
+		}
+	}
+	return dot
 }
 
 // numberText is number's cell for a JSON number's text (which the parser has checked).

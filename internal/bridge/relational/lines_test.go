@@ -15,7 +15,7 @@ func TestLineSameAsDecodeAndRelationalize(t *testing.T) {
 		`{"recordid":"r1"}`,
 		`{"recordid":"r1","assessmentid":"exampleassessment","year":2022,"month":"09","day":1,"a":1}`,
 		`{"a":1,"b":1.5,"c":"x\u00e9\n\"","d":true,"e":false,"f":null,"g":-0,"h":1e3,"i":12345678901234567890}`,
-		`{"a":9223372036854775807,"b":-9223372036854775808,"c":1.0,"d":1E-2,"e":0.1}`,
+		`{"a":9223372036854775807,"b":-9223372036854775808,"c":1.0,"d":1E-2,"e":0.1,"f":-0.000,"g":123456789012345678901234567890.5}`,
 		`{"o":{"x":1,"y":{"z":[1,2,{"w":3}]}},"arr":[[1,2],[],[[3]]],"e":[],"n":[null,1]}`,
 		`{"f":[{"id":"e1","index":7,"recordid":"x","v":1,"day":{"q":2}},{"v":null},{}]}`,
 		`{"b":1,"a":2,"b":"last","a":{"c":1}}`,
@@ -32,6 +32,8 @@ func TestLineSameAsDecodeAndRelationalize(t *testing.T) {
 		`{"f":[{"":1}]}`, `{"a":[1,]}`, `{'a':1}`,
 	}
 	r := NewRelationalizer("dataset_t")
+	kinds := NewRelationalizer("dataset_t")
+	kinds.KindsOnly = true
 	for round := 0; round < 2; round++ {
 		for i, l := range lines {
 			in := inh("r1", 1)
@@ -46,12 +48,30 @@ func TestLineSameAsDecodeAndRelationalize(t *testing.T) {
 				if doc != nil {
 					assert.Equal(t, werr.Error(), gerr.Error(), l)
 				}
+				_, kerr := kinds.Line([]byte(l), i, in)
+				require.Error(t, kerr, l)
 				continue
 			}
 			require.NoError(t, gerr, l)
 			assert.Equal(t, normalize(want), normalize(got), l)
+			k, kerr := kinds.Line([]byte(l), i, in)
+			require.NoError(t, kerr, l)
+			assert.Equal(t, kindsOf(want), kindsOf(k), l)
 		}
 	}
+}
+
+// kindsOf is what Schema.Observe reads of rows.
+func kindsOf(rows []Row) [][]string {
+	var out [][]string
+	for _, r := range rows {
+		row := []string{r.Table, r.Parent}
+		for _, c := range r.Cells {
+			row = append(row, c.Column, c.Kind.String(), c.Source)
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func normalize(rows []Row) []Row {

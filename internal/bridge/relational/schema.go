@@ -187,8 +187,14 @@ type Final struct {
 
 type finalTable struct {
 	Table
-	pos  map[string]int
-	kind map[string]Kind
+	pos   map[string]int
+	kind  map[string]Kind
+	slots map[string]slot // kind and pos in one look-up (pos -1: not written)
+}
+
+type slot struct {
+	pos  int
+	kind Kind
 }
 
 // Final fixes the tables' columns and types; it fails when there is any conflict.
@@ -233,6 +239,14 @@ func (s *Schema) Final() (*Final, error) {
 		}
 		for i, c := range ft.Columns {
 			ft.pos[c.Name] = i
+		}
+		ft.slots = make(map[string]slot, len(ft.kind))
+		for c, k := range ft.kind {
+			p, ok := ft.pos[c]
+			if !ok {
+				p = -1
+			}
+			ft.slots[c] = slot{pos: p, kind: k}
 		}
 		f.tables = append(f.tables, ft.Table)
 		f.byName[n] = ft
@@ -305,7 +319,8 @@ func (f *Final) Place(dst []Cell, row Row) ([]Cell, error) {
 		out[1] = Cell{Kind: Int64, num: uint64(row.Index)}
 	}
 	for _, c := range row.Cells {
-		k, known := t.kind[c.Column]
+		sl, known := t.slots[c.Column]
+		k := sl.kind
 		if !known {
 			return nil, fmt.Errorf("table %s column %q was not in the records the schema was inferred from", row.Table, c.Column)
 		}
@@ -319,7 +334,7 @@ func (f *Final) Place(dst []Cell, row Row) ([]Cell, error) {
 		default:
 			return nil, fmt.Errorf("table %s column %q: a %s value where the schema has %s", row.Table, c.Column, c.Kind, k)
 		}
-		out[t.pos[c.Column]] = c
+		out[sl.pos] = c
 	}
 	return out, nil
 }

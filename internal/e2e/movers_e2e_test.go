@@ -171,6 +171,16 @@ func TestWatchersMovePackagesFromTheLimsQueueToReady(t *testing.T) {
 	assert.Contains(t, out, "found 0", out)
 	assert.Contains(t, out, "quarantined:1", out)
 
+	// Sample names stay out of what the codec does not cover: the worker's log and the runs'
+	// ids and search attributes (the quarantined package failed with its name in the message).
+	log, err := os.ReadFile(filepath.Join(m.dir, "worker.log"))
+	require.NoError(t, err)
+	listed := m.temporalCLI("workflow", "list", "--query", fmt.Sprintf("OpsflowEnvironment = %q", m.environment), "--limit", "500", "--output", "json")
+	for _, name := range []string{victim, names[0], names[n-1]} {
+		assert.NotContains(t, string(log), name, "the worker log names a sample")
+		assert.NotContains(t, listed+payloadData(t, listed), name, "a run's id or search attributes name a sample")
+	}
+
 	out, err = m.starter("schedules", "list")
 	require.NoError(t, err, out)
 	assert.Equal(t, len(watchers.All), strings.Count(out, "active"), out)

@@ -144,47 +144,12 @@ func (w *Writer) WriteValues(vals []Value) error {
 	if len(vals) != len(w.cols) {
 		return fmt.Errorf("parquet: row of %d values for %d columns", len(vals), len(w.cols))
 	}
-	need := 0
 	for i, v := range vals {
-		if v.IsNull() {
-			continue
-		}
-		if k := v.Kind(); k != w.kinds[i] {
-			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, k, w.cols[i].Type)
-		} else if k == parquet.ByteArray {
-			need += len(v.ByteArray())
+		if !v.IsNull() && v.Kind() != w.kinds[i] {
+			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, v.Kind(), w.cols[i].Type)
 		}
 	}
-	b := &w.b
-	if need > cap(b.bytes) {
-		for i, v := range vals {
-			if v.IsNull() {
-				w.row[i] = v.Level(0, 0, i)
-			} else {
-				w.row[i] = v.Level(0, 1, i)
-			}
-		}
-		return w.writeRow()
-	}
-	if b.len() == batchRows || len(b.bytes)+need > cap(b.bytes) {
-		if err := w.writeBatch(); err != nil {
-			return err
-		}
-	}
-	for i, v := range vals {
-		switch {
-		case v.IsNull():
-			v = v.Level(0, 0, i)
-		case v.Kind() == parquet.ByteArray:
-			off := len(b.bytes)
-			b.bytes = append(b.bytes, v.ByteArray()...)
-			v = parquet.ByteArrayValue(b.bytes[off:len(b.bytes):len(b.bytes)]).Level(0, 1, i)
-		default:
-			v = v.Level(0, 1, i)
-		}
-		b.vals = append(b.vals, v)
-	}
-	return w.rowAdded()
+	return w.appendRow(vals)
 }
 
 // Write appends one row: values[i] is column i's value, nil for null, else int64 (or any Go
@@ -201,13 +166,9 @@ func (w *Writer) Write(values []any) error {
 		if err != nil {
 			return fmt.Errorf("parquet: column %q: %w", w.cols[i].Name, err)
 		}
-		if pv.IsNull() {
-			w.row[i] = pv.Level(0, 0, i)
-		} else {
-			w.row[i] = pv.Level(0, 1, i)
-		}
+		w.row[i] = pv
 	}
-	return w.writeRow()
+	return w.appendRow(w.row)
 }
 
 func (w *Writer) flush() error {

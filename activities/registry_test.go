@@ -12,7 +12,7 @@ import (
 func TestActivityNamesAreUniqueAcrossStructs(t *testing.T) {
 	owners := map[string]string{}
 	for _, s := range []any{&ReleaseActivities{}, &ArtifactActivities{}, &SiteFilesActivities{}, &SupervisorActivities{}, &NotifyActivities{}, &ImportActivities{},
-		&SearchIndexActivities{}, &RabbitActivities{}, &SQSActivities{}, &LimsActivities{}, &UploadActivities{}, &BridgeArchiveActivities{}, &BridgeParquetActivities{}} {
+		&SearchIndexActivities{}, &RabbitActivities{}, &SQSActivities{}, &LimsActivities{}, &UploadActivities{}, &BridgeArchiveActivities{}, &BridgeParquetActivities{}, &EllaActivities{}} {
 		typ := reflect.TypeOf(s)
 		for i := 0; i < typ.NumMethod(); i++ {
 			name := typ.Method(i).Name

@@ -49,12 +49,17 @@ func (b *batch) release() {
 	*b = batch{}
 }
 
-// appendRow buffers a row of values of the columns' kinds or null (not leveled yet; they
-// may share the caller's memory), writing the batch first when it is full.
+// appendRow buffers a row of values, each of its column's kind or null (checked; not
+// leveled yet; they may share the caller's memory), writing the batch first when it is full.
 func (w *Writer) appendRow(vals []Value) error {
 	need := 0
-	for _, v := range vals {
-		if !v.IsNull() && v.Kind() == parquet.ByteArray {
+	for i, v := range vals {
+		if v.IsNull() {
+			continue
+		}
+		if k := v.Kind(); k != w.kinds[i] {
+			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, k, w.cols[i].Type)
+		} else if k == parquet.ByteArray {
 			need += len(v.ByteArray())
 		}
 	}

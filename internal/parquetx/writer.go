@@ -144,11 +144,6 @@ func (w *Writer) WriteValues(vals []Value) error {
 	if len(vals) != len(w.cols) {
 		return fmt.Errorf("parquet: row of %d values for %d columns", len(vals), len(w.cols))
 	}
-	for i, v := range vals {
-		if !v.IsNull() && v.Kind() != w.kinds[i] {
-			return fmt.Errorf("parquet: column %q: a %s value, not a %s", w.cols[i].Name, v.Kind(), w.cols[i].Type)
-		}
-	}
 	return w.appendRow(vals)
 }
 

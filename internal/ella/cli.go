@@ -70,3 +70,25 @@ func (c CLI) Config(kind, path string) ([]string, error) {
 	}
 	return nil, fmt.Errorf("config kind %q is neither %s nor %s", kind, ConfigUserGroups, ConfigFilterConfigs)
 }
+
+// ImageArg is the element of a configured ella-cli prefix that stands for the image to run
+// ella-cli from (e.g. singularity exec {image} ella-cli): the production symlink for the
+// deploy's commands, the new image for the pre-flight's `database compare`.
+const ImageArg = "{image}"
+
+// ForImage is the CLI with every ImageArg element replaced by image. A prefix without
+// ImageArg cannot run the new image's `database compare` before the switch: an error.
+func (c CLI) ForImage(image string) (CLI, error) {
+	out := CLI{Prefix: make([]string, len(c.Prefix))}
+	found := false
+	for i, p := range c.Prefix {
+		if p == ImageArg {
+			p, found = image, true
+		}
+		out.Prefix[i] = p
+	}
+	if !found {
+		return CLI{}, fmt.Errorf("ella-cli command %q has no %s argument for the image to run", c.Prefix, ImageArg)
+	}
+	return out, nil
+}

@@ -181,3 +181,14 @@ func TestChangeRecordGolden(t *testing.T) {
 	assert.Contains(t, got, `Kari \| superuser`)
 	assert.Contains(t, got, `\# not a heading`)
 }
+
+func TestCLIForImage(t *testing.T) {
+	c, err := NewCLI(SingularityPrefix(ImageArg))
+	require.NoError(t, err)
+	got, err := c.ForImage("/ella/ella-prod/ella.sif")
+	require.NoError(t, err)
+	require.Equal(t, []string{"singularity", "exec", "/ella/ella-prod/ella.sif", "ella-cli", "database", "compare"}, got.DatabaseCompare())
+	require.Equal(t, []string{"singularity", "exec", ImageArg, "ella-cli"}, c.Prefix, "the configured prefix is left as it was")
+	_, err = CLI{Prefix: []string{"ella-cli"}}.ForImage("x.sif")
+	require.ErrorContains(t, err, "has no {image} argument")
+}

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/opsflow/opsflow/internal/fsync"
 )
+
+var errNoPGDatabase = errors.New("no database is configured (EllaActivities.PG.Database)")
 
 // ellaStampRE is a backup's stamp: a plain name (the workflow's UTC time, 20060102T150405Z).
 var ellaStampRE = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$`)

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -262,5 +261,3 @@ func (a *EllaActivities) ApplyEllaConfig(ctx context.Context, in EllaConfigInput
 	out, err := a.command(ctx, argv)
 	return EllaCommandResult{Output: out}, err
 }
-
-var errNoPGDatabase = errors.New("no database is configured (EllaActivities.PG.Database)")

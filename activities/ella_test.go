@@ -171,3 +171,17 @@ func TestEllaDeployStepsAndRollback(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A migration that fails is ErrEllaCommandFailed with ella-cli's output, and leaves the
+// database as it was (the upgrade is one transaction): the deploy then rolls back.
+func TestEllaMigrationFailureLeavesTheDatabase(t *testing.T) {
+	f := newEllaFixture(t)
+	const v3 = "ella-release-v3.0.0.sif"
+	require.NoError(t, ellastub.WriteImage(filepath.Join(f.dir, ella.ReleasesDir, v3), ellastub.ImageBroken))
+	require.NoError(t, f.exec(t, f.acts.StopElla, EllaProgramsInput{Programs: ella.Programs}, nil))
+	require.NoError(t, f.exec(t, f.acts.SwitchEllaImage, EllaSwitchInput{Target: ella.LinkTarget(v3), Expected: ella.LinkTarget(ellaV1)}, nil))
+	app := requireAppError(t, f.exec(t, f.acts.MigrateEllaDatabase, EllaMigrateInput{}, nil), ErrEllaCommandFailed)
+	assert.Contains(t, app.Error(), "division by zero")
+	assert.False(t, f.hasMigratedColumn(t), "nothing of the failed upgrade stays")
+	assert.Equal(t, ellastub.ImageV1.Head, f.sql(t, `SELECT version_num FROM alembic_version;`, nil))
+}

@@ -17,11 +17,13 @@ type Image struct {
 	Head    string
 }
 
-// Stand-in releases: v1's schema, and v2 whose migration adds MigratedColumn to
-// MigratedTable (as ELLA's releases add columns).
+// Stand-in releases: v1's schema, v2 whose migration adds MigratedColumn to MigratedTable
+// (as ELLA's releases add columns), and v3 whose migration fails.
 var (
 	ImageV1 = Image{Version: "v1.0.0", Head: Revisions[0].ID}
 	ImageV2 = Image{Version: "v2.0.0", Head: Revisions[1].ID}
+	// ImageBroken's migration fails (division by zero) after v2's.
+	ImageBroken = Image{Version: "v3.0.0", Head: Revisions[2].ID}
 )
 
 // Content is the image file's text.

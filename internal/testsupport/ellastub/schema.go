@@ -31,6 +31,13 @@ INSERT INTO alembic_version VALUES ('e11a00000001');
 ALTER TABLE ` + MigratedTable + ` ADD COLUMN ` + MigratedColumn + ` jsonb NOT NULL DEFAULT '[]';
 UPDATE alembic_version SET version_num = 'e11a00000002';
 `},
+	// A release whose migration fails half-way (a data fix that hits a bad row): nothing of
+	// it stays, as the upgrade runs in one transaction.
+	{ID: "e11a00000003", SQL: `
+ALTER TABLE broadcast ADD COLUMN audience text;
+SELECT 1 / 0 AS failing_data_fix;
+UPDATE alembic_version SET version_num = 'e11a00000003';
+`},
 }
 
 func revisionIndex(id string) int {

@@ -273,6 +273,7 @@ func (a *BridgeParquetActivities) CheckCompleteness(ctx context.Context, in Brid
 		if m := ms[part]; sameSources(m, srcs) {
 			for _, f := range m.Files {
 				if strings.HasPrefix(f, bridge.TablePrefix(root)+part) && strings.HasSuffix(f, ".parquet") {
+					activity.RecordHeartbeat(ctx, i) // a part is up to TargetFileMiB: beat before each
 					if err := a.eachRecordID(ctx, f, func(id string) { present[id] = true }); err != nil {
 						return CompletenessResult{}, err
 					}

@@ -41,6 +41,11 @@ type EllaActivities struct {
 	// once the programs run.
 	PageURL     string
 	PageTimeout time.Duration
+	// APIURL is an ELLA API resource whose response time CheckEllaHealth measures (ELLA has
+	// no health endpoint; empty: not measured). AccessLog is nginx's access log, whose new
+	// lines' 5xx the check counts (empty: not counted).
+	APIURL    string
+	AccessLog string
 	// Mail is the SMTP server, the sender and the templates of the deploy's e-mails.
 	Mail EllaMail
 }

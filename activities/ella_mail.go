@@ -52,6 +52,10 @@ func DefaultEllaMailTemplates() map[string]EllaMailTemplate {
 			Body: "Oppgraderingen av ELLA til {{.Version}} ble avbrutt og forrige versjon er tatt i bruk igjen.\n\nÅrsak: {{.Detail}}\n"},
 		EllaMailLeftDown: {Subject: "ELLA er nede: oppgraderingen til {{.Version}} feilet",
 			Body: "ELLA er ikke tilgjengelig. En kjerneutvikler jobber med saken.\n\n{{.Detail}}\n"},
+		EllaMailHealthAlert: {Subject: "ELLA-varsel: helsesjekken har funnet feil",
+			Body: "Helsesjekken av ELLA har funnet feil. Du får én e-post til når alt er i orden igjen.\n\n{{.Detail}}\n"},
+		EllaMailHealthCleared: {Subject: "ELLA-varsel opphevet: helsesjekken er i orden igjen",
+			Body: "Helsesjekken av ELLA er i orden igjen.\n\n{{.Detail}}\n"},
 	}
 }
 

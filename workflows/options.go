@@ -81,7 +81,7 @@ var (
 		RetryPolicy: retry(2*time.Second, 30*time.Second, 5)}
 	convertPartitionOptions = workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Hour, HeartbeatTimeout: time.Minute,
 		RetryPolicy: retry(5*time.Second, 2*time.Minute, 5)}
-	completenessOptions = workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute,
+	completenessOptions = workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: time.Minute,
 		RetryPolicy: retry(2*time.Second, time.Minute, 5)}
 )
 

@@ -305,15 +305,26 @@ func TestBridgeConversionKilledMidWayDuplicatesNothing(t *testing.T) {
 	thin.LimitUpload(256)
 	slow := b.startWorkerNamed("worker-killed", "OPSFLOW_S3_ENDPOINT="+thin.URL)
 	trigger := b.starterAsync("schedules", "trigger", "bridge-parquet", "--wait", "--timeout", "10m")
+	// The motion dataset (150 000 samples) is the long one; the others may finish first.
+	motionConverted := bridge.ParquetPrefix + "_converted/dataset=MotionRecord_v1/"
+	// Killed between the conversion's pending list (written before its parts) and its manifest
+	// (written after them): mid-conversion, with parts of this attempt possibly uploaded.
 	require.Eventually(t, func() bool {
-		for _, k := range b.keys(t, bridge.ParquetPrefix) {
-			if strings.HasSuffix(k, ".parquet") {
+		for _, k := range b.keys(t, motionConverted) {
+			if strings.HasSuffix(k, "/pending.json") {
 				return true
 			}
 		}
 		return false
-	}, 5*time.Minute, 200*time.Millisecond, "no Parquet part was uploaded")
+	}, 5*time.Minute, 50*time.Millisecond, "the motion conversion never started writing")
 	require.NoError(t, slow.Process.Kill())
+	manifests := 0
+	for _, k := range b.keys(t, motionConverted) {
+		if strings.HasSuffix(k, "/manifest.json") {
+			manifests++
+		}
+	}
+	assert.Zero(t, manifests, "the kill landed after the motion conversion finished, not mid-conversion")
 	b.startWorkerNamed("worker-resumed")
 	out, err := trigger()
 	require.NoError(t, err, out)

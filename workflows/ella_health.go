@@ -38,8 +38,8 @@ type ellaHealthMemo struct {
 	Transition string    `json:"transition,omitempty"`
 }
 
-// EllaHealth is the seed's debug checklist, run by a Schedule every few minutes on ELLA's
-// host: one CheckEllaHealth (page and API response times, 5xx in the access log since the
+// EllaHealth is the seed's debug checklist, run by a Schedule every few minutes: one
+// CheckEllaHealth on the ELLA host's task queue (in.TaskQueue; empty: the run's) (page and API response times, 5xx in the access log since the
 // last check, new uiexception rows, load, database connections and long queries, supervisord
 // states) against the input's thresholds. Only a change of state is e-mailed: ok → alert one
 // alert with the evidence, alert → ok one "cleared", alert → alert nothing. The previous state
@@ -64,8 +64,10 @@ func EllaHealth(ctx workflow.Context, in ella.HealthInput) (*EllaHealthResult, e
 		setOutcome(ctx, OutcomeFailed)
 		return nil, temporal.NewNonRetryableApplicationError("ELLA health input refused: "+err.Error(), ErrInvalidInput, nil)
 	}
+	checkOptions := ellaHealthCheckOptions
+	checkOptions.TaskQueue = in.TaskQueue
 	var check activities.EllaHealthResult
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ellaHealthCheckOptions), ellaActs.CheckEllaHealth,
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, checkOptions), ellaActs.CheckEllaHealth,
 		activities.EllaHealthInput{Thresholds: in.Thresholds}).Get(ctx, &check); err != nil {
 		setOutcome(ctx, OutcomeFailed)
 		return nil, err

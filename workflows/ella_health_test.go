@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -45,8 +46,9 @@ func runEllaHealth(t *testing.T, check activities.EllaHealthResult, mailErr erro
 	var mu sync.Mutex
 	run := ellaHealthRun{}
 	env.OnActivity(ellaActs.CheckEllaHealth, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.EllaHealthInput) (activities.EllaHealthResult, error) {
+		func(ctx context.Context, in activities.EllaHealthInput) (activities.EllaHealthResult, error) {
 			assert.Equal(t, 2000, in.Thresholds.PageMillis)
+			assert.Equal(t, ellaPrimary, activity.GetInfo(ctx).TaskQueue, "the check runs on the ELLA host")
 			return check, nil
 		})
 	env.OnActivity(ellaActs.SendEllaMail, mock.Anything, mock.Anything).Return(
@@ -60,7 +62,7 @@ func runEllaHealth(t *testing.T, check activities.EllaHealthResult, mailErr erro
 			return activities.EllaMailResult{MessageID: "<health@x>"}, nil
 		}).Maybe()
 	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) { run.memo = args.Get(0).(map[string]any) }).Return(nil)
-	env.ExecuteWorkflow(EllaHealth, ella.HealthInput{Thresholds: ella.HealthThresholds{PageMillis: 2000}, To: []string{"ella-drift@ous.test"}})
+	env.ExecuteWorkflow(EllaHealth, ella.HealthInput{Thresholds: ella.HealthThresholds{PageMillis: 2000}, To: []string{"ella-drift@ous.test"}, TaskQueue: ellaPrimary})
 	require.True(t, env.IsWorkflowCompleted())
 	run.err = env.GetWorkflowError()
 	if run.err == nil {

@@ -94,11 +94,14 @@ func (t HealthThresholds) Validate() error {
 	return errors.Join(errs...)
 }
 
-// HealthInput is an EllaHealth run's input (the Schedule's action): the thresholds and who
-// gets the alert and cleared e-mails.
+// HealthInput is an EllaHealth run's input (the Schedule's action): the thresholds, who
+// gets the alert and cleared e-mails, and the task queue of the ELLA host whose worker runs
+// the check (empty: the run's own task queue). The check keeps its state on that host, so a
+// Schedule always names the same one (after a failover, the schedule is pointed at the other).
 type HealthInput struct {
 	Thresholds HealthThresholds `json:"thresholds"`
 	To         []string         `json:"to"`
+	TaskQueue  string           `json:"taskQueue,omitempty"`
 }
 
 // Validate refuses an input without recipients or with bad thresholds.
@@ -109,6 +112,9 @@ func (in HealthInput) Validate() error {
 	}
 	if err := in.Thresholds.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if in.TaskQueue != "" && !taskQueueRE.MatchString(in.TaskQueue) {
+		errs = append(errs, fmt.Errorf("taskQueue %q is not a host's task queue name", in.TaskQueue))
 	}
 	return errors.Join(errs...)
 }
@@ -159,7 +165,8 @@ type HealthReport struct {
 }
 
 // Evaluate gives the alerts of measurements m under thresholds t (defaults filled), in the
-// checklist's order; none means HealthOK.
+// checklist's order; none means HealthOK. A page or API answering below 500 (a 401 of an API
+// resource included) answers; no answer or a 5xx is an alert, as is a slow answer.
 func Evaluate(m HealthMeasurements, t HealthThresholds) []string {
 	t = t.WithDefaults()
 	var alerts []string

@@ -57,6 +57,8 @@ func TestTransitionOnlyOnChange(t *testing.T) {
 
 func TestHealthInputValidate(t *testing.T) {
 	require.NoError(t, HealthInput{To: []string{"a@b.c"}}.Validate())
+	require.NoError(t, HealthInput{To: []string{"a@b.c"}, TaskQueue: "ella-p22-ella-01"}.Validate())
+	assert.ErrorContains(t, HealthInput{To: []string{"a@b.c"}, TaskQueue: "two words"}.Validate(), "taskQueue")
 	err := HealthInput{Thresholds: HealthThresholds{PageMillis: -1, MaxLoadPerCPU: -2}}.Validate()
 	require.Error(t, err)
 	for _, want := range []string{"no recipient", "pageMillis is negative", "maxLoadPerCpu is negative"} {

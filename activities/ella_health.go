@@ -121,13 +121,18 @@ func (a *EllaActivities) CheckEllaHealth(ctx context.Context, in EllaHealthInput
 	} else {
 		m.Connections, m.LongQueries, m.LongestSeconds = db.connections, db.longQueries, db.longestSeconds
 		m.UIExceptionFrom, m.UIExceptionTo = prev.UIExceptionID, db.maxID
-		if prev.HasUI {
+		switch {
+		case prev.HasUI && db.topID < prev.UIExceptionID:
+			// The table went back (a restored dump): its ids start again from its highest.
+			m.UIExceptionFrom, m.UIExceptionTo = db.topID, db.topID
+			baseline = true
+		case prev.HasUI:
 			m.NewUIExceptions = db.newRows
-		} else {
+		default:
 			m.UIExceptionFrom = db.maxID
 			baseline = true
 		}
-		next.HasUI, next.UIExceptionID = true, db.maxID
+		next.HasUI, next.UIExceptionID = true, m.UIExceptionTo
 	}
 	if err := readLoad(&m); err != nil {
 		m.Errors = append(m.Errors, "load: "+err.Error())

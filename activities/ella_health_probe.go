@@ -132,11 +132,11 @@ func scanAccessLog(ctx context.Context, path string, had bool, inode uint64, off
 // healthDB is what pg_stat_activity and uiexception told.
 type healthDB struct {
 	newRows                                  int
-	maxID                                    int64
+	maxID, topID                             int64 // the highest id after lastID (else lastID), and of all
 	connections, longQueries, longestSeconds int
 }
 
-// queryHealthDB counts uiexception rows after id lastID (and the highest id), the client
+// queryHealthDB counts uiexception rows after id lastID (and the highest ids), the client
 // connections to ELLA's database and its queries running longer than longSecs, with psql.
 // Query texts are never read: they may hold patient data.
 func (a *EllaActivities) queryHealthDB(ctx context.Context, lastID int64, longSecs int) (healthDB, error) {
@@ -149,7 +149,8 @@ func (a *EllaActivities) queryHealthDB(ctx context.Context, lastID int64, longSe
   (SELECT coalesce(max(id), %[1]d) FROM uiexception WHERE id > %[1]d),
   (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'),
   (SELECT count(*) FROM pg_stat_activity WHERE %[2]s),
-  (SELECT coalesce(max(extract(epoch FROM now() - query_start))::bigint, 0) FROM pg_stat_activity WHERE %[2]s);`, lastID, long)
+  (SELECT coalesce(max(extract(epoch FROM now() - query_start))::bigint, 0) FROM pg_stat_activity WHERE %[2]s),
+  (SELECT coalesce(max(id), 0) FROM uiexception);`, lastID, long)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	out, code, err := a.runPG(ctx, []string{"psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", query})
@@ -160,16 +161,16 @@ func (a *EllaActivities) queryHealthDB(ctx context.Context, lastID int64, longSe
 		return healthDB{}, fmt.Errorf("psql exited %d: %s", code, out)
 	}
 	f := strings.Split(strings.TrimSpace(out), "\t")
-	if len(f) != 5 {
+	if len(f) != 6 {
 		return healthDB{}, fmt.Errorf("psql: unexpected answer %q", out)
 	}
-	var n [5]int64
+	var n [6]int64
 	for i, v := range f {
 		if n[i], err = strconv.ParseInt(v, 10, 64); err != nil {
 			return healthDB{}, fmt.Errorf("psql: unexpected answer %q", out)
 		}
 	}
-	return healthDB{newRows: int(n[0]), maxID: n[1], connections: int(n[2]), longQueries: int(n[3]), longestSeconds: int(n[4])}, nil
+	return healthDB{newRows: int(n[0]), maxID: n[1], connections: int(n[2]), longQueries: int(n[3]), longestSeconds: int(n[4]), topID: n[5]}, nil
 }
 
 // readLoad fills the load averages from /proc/loadavg and the CPU count.

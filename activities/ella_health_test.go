@@ -129,6 +129,14 @@ func TestCheckEllaHealthOnRealServers(t *testing.T) {
 	assert.True(t, trunc.Report.Measurements.LogRotated)
 	assert.Equal(t, 1, trunc.Report.Measurements.Requests)
 
+	// uiexception went back (a restored dump): counting starts again from its highest id.
+	f.sql(t, `DELETE FROM uiexception WHERE message <> 'before the first check';`, nil)
+	back := check()
+	assert.True(t, back.Baseline)
+	assert.Zero(t, back.Report.Measurements.NewUIExceptions)
+	f.sql(t, `INSERT INTO uiexception (message) VALUES ('a'), ('b');`, nil)
+	assert.Equal(t, 2, check().Report.Measurements.NewUIExceptions)
+
 	// ELLA's page down: an alert, not a failure.
 	require.NoError(t, f.acts.Supervisor.Stop(context.Background(), "nginx"))
 	down := check()

@@ -25,11 +25,12 @@ var ellaFailoverOptions = workflow.ActivityOptions{ScheduleToStartTimeout: 5 * t
 	ScheduleToCloseTimeout: 20 * time.Minute, StartToCloseTimeout: 5 * time.Minute,
 	RetryPolicy: retry(2*time.Second, 30*time.Second, 3)}
 
-// EllaFailoverResult is a failover as it happened: each step, the programs' states on the
+// EllaFailoverResult is a failover as it happened: why, each step, the programs' states on the
 // From host after the stop and on the To host after the start, and the broadcast shown.
 type EllaFailoverResult struct {
 	From        string            `json:"from"`
 	To          string            `json:"to"`
+	Reason      string            `json:"reason,omitempty"`
 	Steps       []ella.Step       `json:"steps"`
 	Stopped     map[string]string `json:"stopped,omitempty"`
 	Started     map[string]string `json:"started,omitempty"`
@@ -46,7 +47,7 @@ type EllaFailoverResult struct {
 // Each host runs a worker with its own EllaActivities (its supervisord, page and ella-cli)
 // polling its own task queue.
 func EllaFailover(ctx workflow.Context, in ella.FailoverInput) (*EllaFailoverResult, error) {
-	res := &EllaFailoverResult{From: in.From, To: in.To}
+	res := &EllaFailoverResult{From: in.From, To: in.To, Reason: in.Reason}
 	if err := workflow.SetQueryHandler(ctx, EllaStepsQuery, func() (*EllaFailoverResult, error) { return res, nil }); err != nil {
 		return nil, err
 	}

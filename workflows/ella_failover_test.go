@@ -124,6 +124,7 @@ func TestEllaFailoverMovesELLA(t *testing.T) {
 	assert.Equal(t, allStates("STOPPED"), res.Stopped)
 	assert.Equal(t, allStates("RUNNING"), res.Started)
 	assert.Equal(t, int64(7), res.BroadcastID)
+	assert.Equal(t, "p22-ella-01 is slow", res.Reason)
 	assert.Len(t, res.Steps, 5)
 	assert.Equal(t, allStates("STOPPED"), h.states[ellaPrimary])
 	assert.Equal(t, allStates("RUNNING"), h.states[ellaFailover])

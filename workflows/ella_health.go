@@ -39,9 +39,10 @@ type ellaHealthMemo struct {
 }
 
 // EllaHealth is the seed's debug checklist, run by a Schedule every few minutes: one
-// CheckEllaHealth on the ELLA host's task queue (in.TaskQueue; empty: the run's) (page and API response times, 5xx in the access log since the
-// last check, new uiexception rows, load, database connections and long queries, supervisord
-// states) against the input's thresholds. Only a change of state is e-mailed: ok → alert one
+// CheckEllaHealth on the ELLA host's task queue (in.TaskQueue; empty: the run's) measures the
+// page and API response times, the 5xx in the access log since the last check, new
+// uiexception rows, load, database connections and long queries, and supervisord states
+// against the input's thresholds. Only a change of state is e-mailed: ok → alert one
 // alert with the evidence, alert → ok one "cleared", alert → alert nothing. The previous state
 // is the activity's (<Dir>/health/last.json on the host), so every Schedule run compares with
 // the one before. The report is the `health` query's answer, the run's memo and its

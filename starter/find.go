@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/opsflow/opsflow/internal/ident"
+	"github.com/opsflow/opsflow/internal/samplepkg"
 )
 
 // runFind lists runs by the questions operators ask; sample and package names are hashed
@@ -32,7 +32,7 @@ func runFind(args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
+	hasher, err := cfg.Codec.Hasher()
 	if err != nil {
 		return err
 	}
@@ -47,10 +47,10 @@ func runFind(args []string) error {
 	add("OpsflowOutcome", *outcome)
 	add("OpsflowEnvironment", env)
 	if *sample != "" {
-		add("OpsflowPackage", hasher.ID("package", *sample))
+		add("OpsflowPackage", samplepkg.ID(hasher, *sample))
 	}
 	if *pkg != "" {
-		add("OpsflowPackage", hasher.ID("package", *pkg))
+		add("OpsflowPackage", samplepkg.ID(hasher, *pkg))
 	}
 	if *since > 0 {
 		conds = append(conds, fmt.Sprintf("StartTime > %q", time.Now().Add(-*since).UTC().Format(time.RFC3339)))

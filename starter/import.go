@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/samplepkg"
 	"github.com/opsflow/opsflow/workflows"
 )
@@ -35,7 +34,7 @@ func runImport(args []string) error {
 	if err != nil {
 		return fmt.Errorf("import: --kind: %w", err)
 	}
-	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
+	hasher, err := cfg.Codec.Hasher()
 	if err != nil {
 		return err
 	}

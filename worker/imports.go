@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/opsflow/opsflow/activities"
-	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/internal/s3store"
 	"github.com/opsflow/opsflow/workflows"
 )
@@ -21,7 +20,7 @@ func registerImport(h *host) error {
 	if err := s3store.EnsureBucket(h.ctx, s3c, cfg.Import.Bucket); err != nil {
 		return err
 	}
-	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
+	hasher, err := cfg.Codec.Hasher()
 	if err != nil {
 		return err
 	}

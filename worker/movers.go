@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/opsflow/opsflow/activities"
-	"github.com/opsflow/opsflow/internal/ident"
 	"github.com/opsflow/opsflow/workflows"
 )
 
@@ -23,7 +22,7 @@ func registerMovers(h *host) error {
 	if err != nil {
 		return err
 	}
-	hasher, err := ident.NewHasher([]byte(cfg.Codec.IdentifierKey), cfg.Codec.IdentifiersSensitive)
+	hasher, err := cfg.Codec.Hasher()
 	if err != nil {
 		return err
 	}

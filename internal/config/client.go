@@ -12,6 +12,8 @@ import (
 	"errors"
 	"flag"
 	"strings"
+
+	"github.com/opsflow/opsflow/internal/ident"
 )
 
 // DefaultTaskQueue is where workflows and the non-site activities run.
@@ -51,6 +53,12 @@ type Codec struct {
 	IdentifierKey string
 	// IdentifiersSensitive false lets identifiers appear in clear (a deployment without personal data).
 	IdentifiersSensitive bool
+}
+
+// Hasher is the keyed hash of sensitive identifiers these settings describe, the one every
+// process uses for workflow ids, search attributes and logs.
+func (c Codec) Hasher() (*ident.Hasher, error) {
+	return ident.NewHasher([]byte(c.IdentifierKey), c.IdentifiersSensitive)
 }
 
 // DefaultClient returns the client settings of the local dev stack (scripts/stack).

@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -25,8 +23,8 @@ import (
 
 // Stand-in releases of the ELLA fixture, under archive/releases.
 const (
-	ellaV1 = "ella-release-v1.0.0.sif"
-	ellaV2 = "ella-release-v2.0.0.sif"
+	ellaV1 = ellastub.ReleaseV1
+	ellaV2 = ellastub.ReleaseV2
 )
 
 // ellaFixture is an ELLA host for one test: the production directory with images v1 and v2
@@ -55,36 +53,20 @@ func ellaEnv(t *testing.T, name string) string {
 
 func newEllaFixture(t *testing.T) *ellaFixture {
 	t.Helper()
-	f := &ellaFixture{dir: t.TempDir(), stub: ellastub.Build(t), sums: map[string]string{}}
+	f := &ellaFixture{dir: t.TempDir(), stub: ellastub.Build(t)}
 	var dbName string
 	f.dbURL, dbName = ellastub.NewDatabase(t)
-	for _, d := range []string{ella.ReleasesDir, "ella-prod", "config"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(f.dir, d), 0o755))
-	}
-	for name, img := range map[string]ellastub.Image{ellaV1: ellastub.ImageV1, ellaV2: ellastub.ImageV2} {
-		p := filepath.Join(f.dir, ella.ReleasesDir, name)
-		require.NoError(t, ellastub.WriteImage(p, img))
-		sum := sha256.Sum256(img.Content())
-		f.sums[name] = hex.EncodeToString(sum[:])
-	}
-	link := filepath.Join(f.dir, ella.ProductionLink)
-	require.NoError(t, os.Symlink(ella.LinkTarget(ellaV1), link))
-	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "config", "usergroups.json"),
-		[]byte(`[{"name": "HTS", "config": {"acmg": true}}, {"name": "Sanger"}]`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "config", "filterconfigs.json"),
-		[]byte(`[{"name": "Standard", "filters": ["frequency", "region"]}]`), 0o644))
+	host, err := ellastub.WriteHost(f.dir)
+	require.NoError(t, err)
+	f.sums = host.Sums
+	link := host.Link()
 
 	// The database at v1, as a running ELLA v1 has it.
 	f.stubCLI(t, link, "database", "upgrade", "head")
 
 	port := ellaFreePort(t)
 	f.pageURL = fmt.Sprintf("http://127.0.0.1:%d/", port)
-	var programs []supervisordtest.Program
-	for _, mode := range ellastub.Modes {
-		programs = append(programs, supervisordtest.Program{Name: mode, StartSecs: 1, Directory: f.dir,
-			Command:     fmt.Sprintf("%s serve --mode %s --image %s --listen 127.0.0.1:%d", f.stub, mode, link, port),
-			Environment: map[string]string{"DB_URL": f.dbURL}})
-	}
+	programs := host.Programs(f.stub, f.dbURL, fmt.Sprintf("127.0.0.1:%d", port), "", false)
 	f.sup = supervisordtest.Start(t, programs...)
 	client, err := supervisor.New(f.sup.URL, f.sup.Username, f.sup.Password, 30*time.Second)
 	require.NoError(t, err)

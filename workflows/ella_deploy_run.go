@@ -42,6 +42,7 @@ func (r *ellaRun) step(name string, opts workflow.ActivityOptions, act, arg, out
 // stepOn runs one activity on ctx; a failure is recorded with failStatus.
 func (r *ellaRun) stepOn(ctx workflow.Context, name, failStatus string, opts workflow.ActivityOptions, act, arg, out any) error {
 	s := ella.Step{Name: name, Status: ella.StepOK, Started: workflow.Now(ctx)}
+	opts.TaskQueue = r.in.TaskQueue // the ELLA host's worker ("" = the run's task queue)
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), act, arg).Get(ctx, out)
 	s.Finished = workflow.Now(ctx)
 	if err != nil {

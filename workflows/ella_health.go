@@ -94,7 +94,9 @@ func EllaHealth(ctx workflow.Context, in ella.HealthInput) (*EllaHealthResult, e
 		return res, nil
 	}
 	var sent activities.EllaMailResult
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ellaHealthMailOptions), ellaActs.SendEllaMail, mail).Get(ctx, &sent); err != nil {
+	mailOptions := ellaHealthMailOptions
+	mailOptions.TaskQueue = in.TaskQueue // the host's worker has the SMTP settings
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, mailOptions), ellaActs.SendEllaMail, mail).Get(ctx, &sent); err != nil {
 		setOutcome(ctx, OutcomeFailed)
 		return res, err
 	}

@@ -57,6 +57,9 @@ type DeployInput struct {
 	Testers []string `json:"testers"`
 	// Change describes the change for the change record (what and why).
 	Change string `json:"change,omitempty"`
+	// TaskQueue is the ELLA host's task queue, where its worker runs the deploy's activities
+	// (ella-cli, supervisord, pg_dump, the symlink, e-mail); empty: the run's own task queue.
+	TaskQueue string `json:"taskQueue,omitempty"`
 }
 
 var versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
@@ -96,6 +99,9 @@ func (in DeployInput) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkRecipients("users", in.Users), checkRecipients("testers", in.Testers))
+	if in.TaskQueue != "" && !taskQueueRE.MatchString(in.TaskQueue) {
+		errs = append(errs, fmt.Errorf("taskQueue %q is not a host's task queue name", in.TaskQueue))
+	}
 	return errors.Join(errs...)
 }
 

@@ -75,3 +75,9 @@ func quote(v string) string {
 	}
 	return q + literal(v) + q
 }
+
+// Render is supervisord.conf for a supervisord outside a test (the demo's stand-in ELLA host):
+// listening on 127.0.0.1:port with user and password, its state and logs under dir.
+func Render(dir string, port int, user, password string, programs []Program) (string, error) {
+	return config(dir, port, user, password, programs)
+}

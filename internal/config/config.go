@@ -30,6 +30,8 @@ type Config struct {
 	// StuckAfter is how long a run may make no progress before operators are notified.
 	StuckAfter time.Duration
 	Reval      Reval
+	// Ella is the ELLA host worker (ella.go); without Ella.Dir this process runs none.
+	Ella Ella
 	// Central runs the central worker: workflows, repository, artifact, import, sync activities.
 	Central bool
 	// SiteWorkers names the sites whose local activities this process runs: all, none, or a list.
@@ -175,6 +177,7 @@ func Default() Config {
 			InvalidQueue: "bridge-invalid-records", MaxEntries: 1000, MaxMiB: 1024, MaxRatio: 200},
 		Reval: Reval{AMQPURL: "amqp://guest:guest@127.0.0.1:5672/", SQSRegion: "us-east-1",
 			SQSVisibility: 30 * time.Second, BatchSize: 1000},
+		Ella:        DefaultElla(),
 		Central:     true,
 		SiteWorkers: "all",
 	}
@@ -238,6 +241,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	f.Int(&c.Reval.BatchSize, "reval-batch", "OPSFLOW_REVAL_BATCH", "documents per Elasticsearch bulk request in the revalidation sync")
 	f.Bool(&c.Central, "central", "OPSFLOW_WORKER_CENTRAL", "run the central worker: workflows, repository, artifact, import and sync activities")
 	f.String(&c.SiteWorkers, "sites", "OPSFLOW_WORKER_SITES", "sites whose local activities this process runs: all, none, or a comma list")
+	c.Ella.register(f)
 }
 
 // Finish loads the sites and validates the whole configuration after flags were parsed.
@@ -298,6 +302,7 @@ func (c *Config) Validate() error {
 			c.Bridge.MaxEntries, c.Bridge.MaxMiB, c.Bridge.MaxRatio))
 	}
 	errs = append(errs, c.validateSites()...)
+	errs = append(errs, c.Ella.validate()...)
 	return errors.Join(errs...)
 }
 

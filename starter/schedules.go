@@ -59,6 +59,11 @@ func runSchedulesApply(args []string) error {
 	}
 	defer s.Close()
 	for _, sc := range scheds {
+		if missing := sc.Missing(); missing != "" {
+			// Left as it is: a schedule created from an earlier file keeps running.
+			fmt.Printf("%s: not configured (%s), skipped\n", watchers.ScheduleID(sc.Watcher, cfg.Environment), missing)
+			continue
+		}
 		what, err := applySchedule(s, sc)
 		if err != nil {
 			return err
@@ -72,13 +77,25 @@ func runSchedulesApply(args []string) error {
 	return nil
 }
 
-// scheduleOptions is the whole schedule of a watcher: its timing, the scan it starts, and the
-// policies: a scan never runs beside another scan of the same watcher (skip), and missed scans
-// within the catch-up window are caught up by one scan.
+// scheduleOptions is the whole schedule of a watcher: its timing, the workflow it starts with
+// its input, and the policies: a run never runs beside another run of the same watcher (skip),
+// and missed runs within the catch-up window are caught up by one run.
 func scheduleOptions(cfg config.Client, sc watchers.Schedule) (client.ScheduleOptions, error) {
 	w, err := watchers.Lookup(sc.Watcher)
 	if err != nil {
 		return client.ScheduleOptions{}, err
+	}
+	id := watchers.ScheduleID(sc.Watcher, cfg.Environment)
+	if missing := sc.Missing(); missing != "" {
+		return client.ScheduleOptions{}, fmt.Errorf("schedule %s: not configured (%s)", id, missing)
+	}
+	args := []any{workflows.WatcherScanInput{Environment: cfg.Environment, BatchSize: sc.BatchSize, Prefix: sc.Prefix}}
+	timeout := 24 * time.Hour
+	if w.Input == watchers.InputEllaHealth {
+		args = []any{sc.HealthInput()}
+		// A check takes minutes (its activities time out within half an hour); a run stuck
+		// longer, e.g. with no worker, would block every later check (overlap skip).
+		timeout = time.Hour
 	}
 	spec := client.ScheduleSpec{}
 	if sc.Cron != "" {
@@ -86,16 +103,15 @@ func scheduleOptions(cfg config.Client, sc watchers.Schedule) (client.ScheduleOp
 	} else {
 		spec.Intervals = []client.ScheduleIntervalSpec{{Every: time.Duration(sc.Every)}}
 	}
-	id := watchers.ScheduleID(sc.Watcher, cfg.Environment)
 	return client.ScheduleOptions{
 		ID:   id,
 		Spec: spec,
 		Action: &client.ScheduleWorkflowAction{
 			ID:                       id, // Temporal appends the scheduled time
 			Workflow:                 w.Workflow,
-			Args:                     []any{workflows.WatcherScanInput{Environment: cfg.Environment, BatchSize: sc.BatchSize, Prefix: sc.Prefix}},
+			Args:                     args,
 			TaskQueue:                cfg.Temporal.TaskQueue,
-			WorkflowExecutionTimeout: 24 * time.Hour,
+			WorkflowExecutionTimeout: timeout,
 			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.ProcedureKey.ValueSet(w.Workflow),
 				workflows.EnvironmentKey.ValueSet(cfg.Environment)),
 		},
@@ -168,13 +184,13 @@ func runSchedulesList(args []string) error {
 	}
 	defer s.Close()
 	fmt.Printf("%-28s %-7s %-20s %-24s %-24s %s\n", "SCHEDULE", "STATE", "SPEC", "LAST RUN", "NEXT RUN", "NOTE")
-	for _, w := range watchers.All {
+	for _, w := range watchers.Known() {
 		id := watchers.ScheduleID(w.Name, cfg.Environment)
 		desc, err := s.c.ScheduleClient().GetHandle(s.ctx, id).Describe(s.ctx)
 		if err != nil {
 			var nf *serviceerror.NotFound
 			if errors.As(err, &nf) {
-				fmt.Printf("%-28s %-7s (not applied: opsflow schedules apply)\n", id, "absent")
+				fmt.Printf("%-28s %-7s (not applied: %sopsflow schedules apply)\n", id, "absent", needsFirst(w))
 				continue
 			}
 			return fmt.Errorf("describe schedule %s: %w", id, err)
@@ -182,6 +198,14 @@ func runSchedulesList(args []string) error {
 		fmt.Println(describeSchedule(id, desc))
 	}
 	return nil
+}
+
+// needsFirst is what to do before `opsflow schedules apply` creates w's schedule, for messages.
+func needsFirst(w watchers.Watcher) string {
+	if w.Needs == "" {
+		return ""
+	}
+	return w.Needs + ", then "
 }
 
 // describeSchedule is one line of `opsflow schedules list`.

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsflow/opsflow/internal/config"
+	"github.com/opsflow/opsflow/internal/ella"
 	"github.com/opsflow/opsflow/internal/watchers"
 	"github.com/opsflow/opsflow/workflows"
 )
@@ -30,6 +31,41 @@ func TestWatchersNameTheirScanWorkflows(t *testing.T) {
 	for i, w := range watchers.All {
 		assert.Equal(t, funcName(scans[i]), w.Workflow, w.Name)
 	}
+	assert.Equal(t, funcName(workflows.EllaHealth), watchers.EllaHealth.Workflow)
+}
+
+func TestScheduleOptionsOfEllaHealthPassTheHealthInput(t *testing.T) {
+	cfg := config.DefaultClient()
+	cfg.Environment = "prod"
+	th := ella.HealthThresholds{MaxConnections: 120}
+	opts, err := scheduleOptions(cfg, watchers.Schedule{Watcher: "ella-health", Every: watchers.Duration(2 * time.Minute),
+		To: []string{"ella-drift@ous.test"}, TaskQueue: "ella-p22-ella-01", Thresholds: &th, Note: "ELLA"})
+	require.NoError(t, err)
+	assert.Equal(t, "ella-health-prod", opts.ID)
+	assert.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, opts.Overlap, "a check never runs beside another")
+	assert.Equal(t, 2*time.Minute, opts.CatchupWindow)
+	assert.Equal(t, []client.ScheduleIntervalSpec{{Every: 2 * time.Minute}}, opts.Spec.Intervals)
+	action := opts.Action.(*client.ScheduleWorkflowAction)
+	assert.Equal(t, "EllaHealth", action.Workflow)
+	assert.Equal(t, "ella-health-prod", action.ID)
+	assert.Equal(t, config.DefaultTaskQueue, action.TaskQueue, "the workflow runs on the central worker; its check on the host's queue")
+	assert.Equal(t, time.Hour, action.WorkflowExecutionTimeout)
+	want := ella.DefaultHealthThresholds
+	want.MaxConnections = 120
+	assert.Equal(t, []any{ella.HealthInput{Thresholds: want, To: []string{"ella-drift@ous.test"}, TaskQueue: "ella-p22-ella-01"}}, action.Args)
+
+	_, err = scheduleOptions(cfg, watchers.Schedule{Watcher: "ella-health", Every: watchers.Duration(5 * time.Minute)})
+	assert.EqualError(t, err, "schedule ella-health-prod: not configured (give it `to` in the schedules file)")
+}
+
+func TestHealthSummaryTellsStateChangeAndAlerts(t *testing.T) {
+	ok := workflows.EllaHealthResult{Report: ella.HealthReport{Status: ella.HealthOK}}
+	assert.Equal(t, "  health ok (previous unknown), transition none, alerts 0, mailed no e-mail\n", healthSummary(ok))
+	raised := workflows.EllaHealthResult{Report: ella.HealthReport{Status: ella.HealthAlert,
+		Alerts: []string{"page http://127.0.0.1:1/ answers HTTP 503", "supervisord program ella is STOPPED"}},
+		Previous: ella.HealthOK, Transition: ella.TransitionRaised, Mailed: "<abc@opsflow>"}
+	assert.Equal(t, "  health alert (previous ok), transition raised, alerts 2, mailed <abc@opsflow>\n"+
+		"  alert: page http://127.0.0.1:1/ answers HTTP 503\n  alert: supervisord program ella is STOPPED\n", healthSummary(raised))
 }
 
 func TestScheduleOptionsSkipOverlapsAndCatchUpOnce(t *testing.T) {

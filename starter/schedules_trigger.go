@@ -14,12 +14,12 @@ import (
 	"github.com/opsflow/opsflow/workflows"
 )
 
-// runSchedulesTrigger runs one scan of a watcher now, through its schedule, so the schedule's
-// overlap policy applies: while a scan of that watcher runs, the trigger is skipped and --wait
-// follows the running scan instead.
+// runSchedulesTrigger runs a watcher once now (a scan, or ELLA's health check), through its
+// schedule, so the schedule's overlap policy applies: while a run of that watcher is going,
+// the trigger is skipped and --wait follows the running one instead.
 func runSchedulesTrigger(args []string) error {
 	fs, cfg, _ := scheduleFlags("trigger")
-	wait := fs.Bool("wait", false, "wait for the scan (and its continue-as-new runs) to finish; print its totals")
+	wait := fs.Bool("wait", false, "wait for the run (and its continue-as-new runs) to finish; print its result")
 	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait, how long to wait")
 	// The watcher may come before or after the flags: trigger nsc-exporter --wait.
 	var name string
@@ -32,11 +32,7 @@ func runSchedulesTrigger(args []string) error {
 	if name == "" && fs.NArg() == 1 {
 		name = fs.Arg(0)
 	} else if name == "" || fs.NArg() != 0 {
-		names := make([]string, len(watchers.All))
-		for i, w := range watchers.All {
-			names[i] = w.Name
-		}
-		return errors.New("schedules trigger: name one watcher: " + strings.Join(names, ", "))
+		return errors.New("schedules trigger: name one watcher: " + strings.Join(watchers.Names(), ", "))
 	}
 	w, err := watchers.Lookup(name)
 	if err != nil {
@@ -51,14 +47,15 @@ func runSchedulesTrigger(args []string) error {
 	h := s.c.ScheduleClient().GetHandle(s.ctx, id)
 	before, err := h.Describe(s.ctx)
 	if err != nil {
-		return fmt.Errorf("describe schedule %s (apply it first: opsflow schedules apply): %w", id, err)
+		return fmt.Errorf("describe schedule %s (apply it first: %sopsflow schedules apply): %w", id, needsFirst(w), err)
 	}
+	noun := runNoun(w)
 	if err := h.Trigger(s.ctx, client.ScheduleTriggerOptions{}); err != nil {
 		return fmt.Errorf("trigger schedule %s: %w", id, err)
 	}
 	if len(before.Info.RunningWorkflows) > 0 {
-		fmt.Printf("schedule %s: a scan is running already (%s); the trigger is skipped by the overlap policy\n",
-			id, before.Info.RunningWorkflows[0].WorkflowID)
+		fmt.Printf("schedule %s: a %s is running already (%s); the trigger is skipped by the overlap policy\n",
+			id, noun, before.Info.RunningWorkflows[0].WorkflowID)
 	} else {
 		fmt.Printf("schedule %s: triggered\n", id)
 	}
@@ -71,31 +68,79 @@ func runSchedulesTrigger(args []string) error {
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", id, err)
 	}
-	fmt.Printf("scan %s  %s\n", run.WorkflowID, cfg.WorkflowURL(run.WorkflowID, run.FirstExecutionRunID))
-	if w.Workflow == workflows.BridgeNotificationPollProcedure {
+	fmt.Printf("%s %s  %s\n", noun, run.WorkflowID, cfg.WorkflowURL(run.WorkflowID, run.FirstExecutionRunID))
+	return printRunResult(ctx, s, w, run.WorkflowID)
+}
+
+// runNoun is what one run of the watcher is called in messages.
+func runNoun(w watchers.Watcher) string {
+	if w.Input == watchers.InputEllaHealth {
+		return "check"
+	}
+	return "scan"
+}
+
+// printRunResult waits for the watcher's run workflowID (Get follows continue-as-new runs to
+// the last one) and prints its result after "status: COMPLETED", by workflow type: the
+// notification poll's counts, the health check's state, or a scan's totals. A scan with failed
+// packages is an error, so is a run that failed; a health alert is a result, not an error.
+func printRunResult(ctx context.Context, s *session, w watchers.Watcher, workflowID string) error {
+	get := func(what string, v any) error {
+		if err := s.c.GetWorkflow(ctx, workflowID, "").Get(ctx, v); err != nil {
+			return fmt.Errorf("%s %s failed: %w", what, workflowID, err)
+		}
+		return nil
+	}
+	switch w.Workflow {
+	case workflows.BridgeNotificationPollProcedure:
 		var drained activities.DrainResult
-		if err := s.c.GetWorkflow(ctx, run.WorkflowID, "").Get(ctx, &drained); err != nil {
-			return fmt.Errorf("poll %s failed: %w", run.WorkflowID, err)
+		if err := get("poll", &drained); err != nil {
+			return err
 		}
 		fmt.Printf("status: COMPLETED\n  notifications %d, archives started %d, already started %d, ignored %d\n",
 			drained.Received, drained.Started, drained.Duplicates, drained.Ignored)
 		return nil
+	case watchers.EllaHealth.Workflow:
+		var res workflows.EllaHealthResult
+		if err := get("check", &res); err != nil {
+			return err
+		}
+		fmt.Print("status: COMPLETED\n" + healthSummary(res))
+		return nil
 	}
 	var res workflows.WatcherScanResult
-	// Get follows the scan through its continue-as-new runs to the last one's result.
-	if err := s.c.GetWorkflow(ctx, run.WorkflowID, "").Get(ctx, &res); err != nil {
-		return fmt.Errorf("scan %s failed: %w", run.WorkflowID, err)
+	if err := get("scan", &res); err != nil {
+		return err
 	}
 	t := res.Totals
 	fmt.Printf("status: COMPLETED\n  found %d, started %d, succeeded %d, failed %d, already started %d, runs %d, skipped %v\n",
 		t.Found, t.Started, t.Succeeded, t.Failed, t.AlreadyStarted, t.Runs, t.Skipped)
 	for _, f := range t.FailedChildren {
-		fmt.Printf("  failed: %s  %s\n", f, cfg.WorkflowURL(f, ""))
+		fmt.Printf("  failed: %s  %s\n", f, s.cfg.WorkflowURL(f, ""))
 	}
 	if t.Failed > 0 {
 		return fmt.Errorf("%d package(s) failed; see the failed runs above", t.Failed)
 	}
 	return nil
+}
+
+// healthSummary is an EllaHealth result under "status: COMPLETED": the state and the one
+// before, the change (none, raised, cleared), the count of alerts, the alert e-mail's
+// Message-ID (or "no e-mail"), then each alert on its own line.
+func healthSummary(res workflows.EllaHealthResult) string {
+	or := func(v, none string) string {
+		if v == "" {
+			return none
+		}
+		return v
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  health %s (previous %s), transition %s, alerts %d, mailed %s\n", res.Report.Status,
+		or(res.Previous, "unknown"), or(res.Transition, "none"), len(res.Report.Alerts), or(res.Mailed, "no e-mail"))
+	for _, a := range res.Report.Alerts {
+		fmt.Fprintf(&b, "  alert: %s\n", a)
+	}
+	return b.String()
 }
 
 // scanStartedSince waits until the schedule shows a scan started after before was described

@@ -1,7 +1,8 @@
-// Package watchers is the vocabulary of the scheduled watchers (the tsd-import data movers and
-// the Bridge downstream's triggers): which watchers exist, the scan workflow each runs, and how their Temporal Schedules are configured (an
-// interval or a cron expression per watcher, a paused flag, a note). No Temporal client here:
-// the starter's `opsflow schedules apply` turns these into schedules.
+// Package watchers is the vocabulary of the scheduled watchers (the tsd-import data movers, the
+// Bridge downstream's triggers and ELLA's health check): which watchers exist, the workflow
+// each runs, and how their Temporal Schedules are configured (an interval or a cron expression
+// per watcher, a paused flag, a note, the input's settings). No Temporal client here: the
+// starter's `opsflow schedules apply` turns these into schedules.
 package watchers
 
 import (
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron"
+
+	"github.com/opsflow/opsflow/internal/ella"
 )
 
 // Watcher is a scheduled scan: one of the three programs of tsd-import, or a trigger of the
@@ -30,9 +33,23 @@ type Watcher struct {
 	// Every or Cron is the watcher's default timing (Defaults).
 	Every time.Duration
 	Cron  string
+	// Input is the kind of argument the schedule's action passes the workflow (Input*).
+	Input string
+	// Needs is what a schedules file must give before the watcher is scheduled (empty: its
+	// defaults run).
+	Needs string
 }
 
-// All lists the watchers in the order data flows through them.
+// The inputs a watcher's workflow takes, so the starter builds the schedule's action argument.
+const (
+	// InputScan is workflows.WatcherScanInput (environment, batchSize, prefix).
+	InputScan = ""
+	// InputEllaHealth is ella.HealthInput (thresholds, to, taskQueue): Schedule.HealthInput.
+	InputEllaHealth = "ella.HealthInput"
+)
+
+// All lists the scan watchers (InputScan, nothing to configure) in the order data flows
+// through them; Known adds EllaHealth.
 var All = []Watcher{
 	{Name: "lims-exporter", Workflow: "LimsExportScan", Side: "NSC", Every: 5 * time.Minute,
 		Purpose: "writes packages for the samples and analyses in the LIMS export queue"},
@@ -50,16 +67,21 @@ var All = []Watcher{
 
 // Lookup finds a watcher by name.
 func Lookup(name string) (Watcher, error) {
-	for _, w := range All {
+	for _, w := range Known() {
 		if w.Name == name {
 			return w, nil
 		}
 	}
-	names := make([]string, len(All))
-	for i, w := range All {
-		names[i] = w.Name
+	return Watcher{}, fmt.Errorf("unknown watcher %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Names are the names of the Known watchers, for messages.
+func Names() []string {
+	var names []string
+	for _, w := range Known() {
+		names = append(names, w.Name)
 	}
-	return Watcher{}, fmt.Errorf("unknown watcher %q (known: %s)", name, strings.Join(names, ", "))
+	return names
 }
 
 // ScheduleID is the id of the watcher's schedule in an environment, so two environments
@@ -94,6 +116,12 @@ type Schedule struct {
 	BatchSize int `json:"batchSize,omitempty"`
 	// Prefix limits the listing to keys under it (bridge-sweep: the archive bucket's prefix).
 	Prefix string `json:"prefix,omitempty"`
+	// To, TaskQueue and Thresholds are ella-health's only (Schedule.HealthInput): who gets
+	// the alert and cleared e-mails (required), the ELLA host's task queue (default
+	// DefaultEllaTaskQueue) and the checklist's limits (zero fields: the defaults).
+	To         []string               `json:"to,omitempty"`
+	TaskQueue  string                 `json:"taskQueue,omitempty"`
+	Thresholds *ella.HealthThresholds `json:"thresholds,omitempty"`
 }
 
 // Catchup is the catch-up window to use.
@@ -117,10 +145,12 @@ func (s Schedule) Describe() string {
 
 // Defaults are the schedules of a deployment that configures none: each watcher's own timing
 // (the tsd-import watchers every five minutes, Bridge notifications every minute, the sweep
-// hourly, the Parquet conversion at minute 55 like the original's trigger), running.
+// hourly, the Parquet conversion at minute 55 like the original's trigger), running. The
+// ELLA health check's default has no recipients: Missing says so and apply skips it.
 func Defaults() []Schedule {
-	out := make([]Schedule, len(All))
-	for i, w := range All {
+	known := Known()
+	out := make([]Schedule, len(known))
+	for i, w := range known {
 		out[i] = Schedule{Watcher: w.Name, Every: Duration(w.Every), Cron: w.Cron, Note: w.Purpose}
 	}
 	return out
@@ -176,7 +206,8 @@ func Parse(file string, data []byte) ([]Schedule, error) {
 }
 
 func (s Schedule) check() error {
-	if _, err := Lookup(s.Watcher); err != nil {
+	w, err := Lookup(s.Watcher)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -196,7 +227,7 @@ func (s Schedule) check() error {
 			return fmt.Errorf("watcher %s: cron %q: %w", s.Watcher, s.Cron, err)
 		}
 	}
-	return nil
+	return s.checkInput(w)
 }
 
 // Duration is a time.Duration written as "5m" in JSON.

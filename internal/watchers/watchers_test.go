@@ -12,7 +12,7 @@ func TestParseKeepsDefaultsForWatchersLeftOut(t *testing.T) {
 	got, err := Parse("s.json", []byte(`[{"watcher":"nsc-exporter","cron":"*/10 * * * *","paused":true,"note":"NSC maintenance"},
 		{"watcher":"filelock-exporter","every":"2m","batchSize":50}]`))
 	require.NoError(t, err)
-	require.Len(t, got, len(All))
+	require.Len(t, got, len(Known()))
 	assert.Equal(t, Schedule{Watcher: "lims-exporter", Every: Duration(5 * time.Minute), Note: All[0].Purpose}, got[0])
 	assert.Equal(t, Schedule{Watcher: "nsc-exporter", Cron: "*/10 * * * *", Paused: true, Note: "NSC maintenance"}, got[1])
 	assert.Equal(t, 2*time.Minute, got[2].Catchup(), "missed scans are caught up over one interval")
@@ -46,8 +46,19 @@ func TestScheduleIDAndLookup(t *testing.T) {
 	assert.Equal(t, "FilelockScan", w.Workflow)
 	defaults, err := Load("")
 	require.NoError(t, err)
-	assert.Len(t, defaults, len(All))
+	assert.Len(t, defaults, len(Known()))
 	for _, d := range defaults {
+		if d.Watcher == EllaHealth.Name {
+			assert.Equal(t, "give it `to` in the schedules file", d.Missing(), "no default recipients")
+			continue
+		}
+		assert.Empty(t, d.Missing(), d.Watcher)
 		require.NoError(t, d.check(), d.Watcher)
 	}
+	w, err = Lookup("ella-health")
+	require.NoError(t, err)
+	assert.Equal(t, Watcher{Name: "ella-health", Workflow: "EllaHealth", Side: "ELLA", Every: 5 * time.Minute, Input: InputEllaHealth,
+		Needs: "give it `to` in the schedules file", Purpose: EllaHealth.Purpose}, w)
+	assert.NotContains(t, All, EllaHealth, "All stays the scans, which need nothing configured")
+	assert.Equal(t, append(All[:len(All):len(All)], EllaHealth), Known())
 }

@@ -2,7 +2,7 @@
 // the activities of the central task queue) and one worker per site on that site's task
 // queue, so a site's local work happens on its own host. The demo runs all of them in one
 // process. Each procedure registers what it needs in its own file (release.go, imports.go,
-// reval.go, notify.go); this file only wires the configuration to them.
+// reval.go, ella.go, notify.go); this file only wires the configuration to them.
 package main
 
 import (
@@ -29,7 +29,7 @@ func main() {
 }
 
 // procedures register their workflows, activities and task queues, in this order.
-var procedures = []func(*host) error{registerRelease, registerImport, registerMovers, registerBridge, registerReval, registerNotify}
+var procedures = []func(*host) error{registerRelease, registerImport, registerMovers, registerBridge, registerReval, registerElla, registerNotify}
 
 func run() error {
 	cfg := config.Default()

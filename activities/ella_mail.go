@@ -49,7 +49,9 @@ func DefaultEllaMailTemplates() map[string]EllaMailTemplate {
 		EllaMailBack: {Subject: "ELLA {{.Version}} er tilbake",
 			Body: "ELLA er oppgradert til {{.Version}} og kan brukes som normalt.{{if .Detail}}\n\n{{.Detail}}{{end}}\n"},
 		EllaMailRolledBack: {Subject: "ELLA: oppgraderingen til {{.Version}} er rullet tilbake",
-			Body: "Oppgraderingen av ELLA til {{.Version}} ble avbrutt og forrige versjon er tatt i bruk igjen.\n\nÅrsak: {{.Detail}}\n"},
+			Body: "Oppgraderingen av ELLA til {{.Version}} ble avbrutt og forrige versjon er tatt i bruk igjen.\n\nÅrsak: {{.Detail}}\n\n" +
+				"Databasen er gjenopprettet fra sikkerhetskopien tatt før oppgraderingen: det som ble registrert i ELLA etter den " +
+				"(under akseptansetesten) er ikke med.\n"},
 		EllaMailLeftDown: {Subject: "ELLA er nede: oppgraderingen til {{.Version}} feilet",
 			Body: "ELLA er ikke tilgjengelig. En kjerneutvikler jobber med saken.\n\n{{.Detail}}\n"},
 		EllaMailHealthAlert: {Subject: "ELLA-varsel: helsesjekken har funnet feil",

@@ -109,6 +109,8 @@ func (in HealthInput) Validate() error {
 	var errs []error
 	if len(in.To) == 0 {
 		errs = append(errs, errors.New("no recipient for health alerts (to)"))
+	} else if err := checkRecipients("to", in.To); err != nil {
+		errs = append(errs, err)
 	}
 	if err := in.Thresholds.Validate(); err != nil {
 		errs = append(errs, err)

@@ -57,6 +57,16 @@ var outcomeText = map[string]string{
 	OutcomeLeftDown:   "The rollback failed; ELLA may be stopped and needs a core developer.",
 }
 
+// RestoredBackup says whether a deploy with this outcome restored the backup taken before the
+// new version started, discarding what was written in ELLA since (the documented data loss).
+func RestoredBackup(outcome string) bool {
+	switch outcome {
+	case OutcomeRejected, OutcomeExpired, OutcomeRolledBack:
+		return true
+	}
+	return false
+}
+
 // ChangeRecord renders the "Endringskontroll for endringer av ELLA" of a deploy as Markdown,
 // from its record alone (the same record gives the same text).
 func ChangeRecord(r Record) string {
@@ -100,6 +110,10 @@ func ChangeRecord(r Record) string {
 		b.WriteString("Not reached.\n")
 	}
 	b.WriteString(fmt.Sprintf("\n## Outcome\n\n**%s**: %s\n", r.Outcome, or(outcomeText[r.Outcome], "unknown outcome")))
+	if RestoredBackup(r.Outcome) && r.Backup != "" {
+		b.WriteString(fmt.Sprintf("\n**Data loss:** the database was restored from %s. Anything written in ELLA after that "+
+			"backup (during the acceptance test) is not in the restored database.\n", md(r.Backup)))
+	}
 	b.WriteString("\n## Steps\n\n| # | Step | Status | Started | Finished | Detail |\n|---|---|---|---|---|---|\n")
 	for i, s := range r.Steps {
 		b.WriteString(fmt.Sprintf("| %d | %s | %s | %s | %s | %s |\n", i+1, md(s.Name), md(s.Status), stamp(s.Started), stamp(s.Finished), md(s.Detail)))

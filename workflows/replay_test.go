@@ -39,7 +39,12 @@ import (
 //   - bridge_*_v1_*: the Bridge downstream's archive stage (succeeded, refused), its
 //     notification poll (drained, failed), sweep (swept with a child, listing refused), the
 //     Parquet stage (converted, incomplete, failed) and its scan (scanned, listing refused);
-//   - revalidation_rollback_v1_*: succeeded, refused (no earlier build that served).
+//   - revalidation_rollback_v1_*: succeeded, refused (no earlier build that served);
+//   - ella_deploy_v1_*: EllaDeploy approved and rejected by the acceptance Update (the
+//     rejection rolls back: stop, symlink back, dump restored, start), and refused at the
+//     pre-flight (checksum mismatch, nothing stopped); ella_health_v1_*: an alert raised (one
+//     e-mail), ok (none), an alert whose e-mail is refused (the run fails); ella_failover_v1_*:
+//     moved to the failover host, refused (a program still runs on the primary).
 //
 // The *_v1_* runs of SiteLock, PackageImport, RevalidationRollback, the watchers and all but
 // revalidation_sync_v1_succeeded of the sync were recorded by
@@ -53,7 +58,8 @@ const historiesDir = "../testdata/histories"
 // allWorkflows are the workflow types a worker registers; the replayer registers them all.
 var allWorkflows = []any{ReleaseDeploy, SiteLock, PackageImport, RevalidationSync, RevalidationRollback,
 	LimsExportScan, LimsPackageExport, NSCExportScan, PackageUpload, FilelockScan,
-	BridgeArchiveToJSON, BridgeNotificationPoll, BridgeArchiveSweep, BridgeJSONToParquet, BridgeParquetScan}
+	BridgeArchiveToJSON, BridgeNotificationPoll, BridgeArchiveSweep, BridgeJSONToParquet, BridgeParquetScan,
+	EllaDeploy, EllaHealth, EllaFailover}
 
 func readHistory(t *testing.T, file string) *historypb.History {
 	t.Helper()
@@ -101,7 +107,8 @@ func TestEveryWorkflowTypeHasRecordedHistories(t *testing.T) {
 	}
 	for _, wfType := range []string{"ReleaseDeploy", "SiteLock", "PackageImport", "RevalidationSync", "RevalidationRollback",
 		"LimsExportScan", "LimsPackageExport", "NSCExportScan", "PackageUpload", "FilelockScan",
-		"BridgeArchiveToJSON", "BridgeNotificationPoll", "BridgeArchiveSweep", "BridgeJSONToParquet", "BridgeParquetScan"} {
+		"BridgeArchiveToJSON", "BridgeNotificationPoll", "BridgeArchiveSweep", "BridgeJSONToParquet", "BridgeParquetScan",
+		"EllaDeploy", "EllaHealth", "EllaFailover"} {
 		assert.True(t, ends[wfType][enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED], "%s: no recorded run that completed", wfType)
 		if wfType != "SiteLock" {
 			assert.True(t, ends[wfType][enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED], "%s: no recorded run that failed", wfType)

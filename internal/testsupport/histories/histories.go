@@ -46,7 +46,7 @@ var Workflows = []any{workflows.ReleaseDeploy, workflows.SiteLock, workflows.Pac
 	workflows.RevalidationSync, workflows.RevalidationRollback,
 	workflows.LimsExportScan, workflows.LimsPackageExport, workflows.NSCExportScan, workflows.PackageUpload, workflows.FilelockScan,
 	workflows.BridgeArchiveToJSON, workflows.BridgeNotificationPoll, workflows.BridgeArchiveSweep, workflows.BridgeJSONToParquet,
-	workflows.BridgeParquetScan}
+	workflows.BridgeParquetScan, workflows.EllaDeploy, workflows.EllaHealth, workflows.EllaFailover}
 
 // Output is one history file a scenario writes: <Workflow>_<label>_<Name>.json.
 type Output struct {

@@ -31,7 +31,8 @@ func TestScenariosCoverEveryWorkflowTypeWithUniqueFiles(t *testing.T) {
 	assert.Equal(t, map[string]bool{"release_deploy": true, "site_lock": true, "package_import": true,
 		"revalidation_sync": true, "revalidation_rollback": true, "lims_export_scan": true, "lims_package_export": true,
 		"nsc_export_scan": true, "package_upload": true, "filelock_scan": true, "bridge_archive_to_json": true,
-		"bridge_notification_poll": true, "bridge_archive_sweep": true, "bridge_json_to_parquet": true, "bridge_parquet_scan": true}, workflows)
+		"bridge_notification_poll": true, "bridge_archive_sweep": true, "bridge_json_to_parquet": true, "bridge_parquet_scan": true,
+		"ella_deploy": true, "ella_health": true, "ella_failover": true}, workflows)
 	assert.Len(t, Workflows, len(workflows))
 }
 

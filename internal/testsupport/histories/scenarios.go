@@ -108,7 +108,7 @@ func Scenarios() []Scenario {
 				"no build older than masterdoctorindex-20261130100000 served: nothing to roll back to"))
 			s["NotifyOperators"] = notified
 		}, failed),
-	}, append(watcherScenarios(), bridgeScenarios()...)...)
+	}, append(append(watcherScenarios(), bridgeScenarios()...), ellaScenarios()...)...)
 }
 
 // --- ReleaseDeploy and SiteLock

@@ -16,6 +16,7 @@ commands:
   import        import a sample package from S3 into the durable area (PackageImport)
   schedules     apply, list or trigger the watchers' Temporal Schedules (tsd-import, Bridge)
   bridge        process one Bridge archive (--key s3://...) or convert one dataset to Parquet (--dataset)
+  ella          deploy ELLA with an acceptance gate, decide the acceptance test, status, failover (EllaDeploy, EllaFailover)
   progress      print the progress query of a run
   find          list runs by procedure, version, sample, outcome, environment, age
   codec-server  serve /encode and /decode for the Web UI and the CLI
@@ -43,6 +44,8 @@ func main() {
 		err = runSchedules(os.Args[2:])
 	case "sync":
 		err = runSync(os.Args[2:])
+	case "ella":
+		err = runElla(os.Args[2:])
 	case "find":
 		err = runFind(os.Args[2:])
 	case "codec-server":

@@ -34,6 +34,10 @@ func demoHost(ctx context.Context, dir, dbURL, listen string, supPort int, supPa
 	if _, err := ellastub.PSQL(ctx, dbURL, `DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;`, nil); err != nil {
 		return fmt.Errorf("reset the database: %w", err)
 	}
+	// ella-cli reads its database from DB_URL, as ELLA's does.
+	if err := os.Setenv("DB_URL", dbURL); err != nil {
+		return err
+	}
 	if code := ellastub.RunCLI(ctx, h.Link(), []string{"database", "upgrade", "head"}, os.Stderr, os.Stderr); code != 0 {
 		return fmt.Errorf("ella-cli database upgrade head (v1) exited %d", code)
 	}

@@ -156,8 +156,8 @@ func runEllaDeploy(args []string) error {
 		return fmt.Errorf("start EllaDeploy %s: %w", in.Version, err)
 	}
 	printRun(s.cfg, "EllaDeploy "+in.Version+" (ELLA host queue "+in.TaskQueue+")", run, already, *wait || *waitGate)
-	printDecideCommands(s.cfg, run.GetID())
 	if !*wait && !*waitGate {
+		printDecideCommands(s.cfg, run.GetID())
 		return nil
 	}
 	f := newDeployFollower(s, run)

@@ -89,6 +89,9 @@ func (f *deployFollower) show(res workflows.EllaDeployResult) {
 	if res.Gate.State != f.gate {
 		f.gate = res.Gate.State
 		fmt.Println("acceptance gate: " + gateLine(res.Gate))
+		if f.gate == ella.GateOpen { // the commands only once there is something to decide
+			printDecideCommands(f.s.cfg, f.run.GetID())
+		}
 	}
 }
 

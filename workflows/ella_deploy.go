@@ -151,10 +151,12 @@ func (r *ellaRun) await(within, remind time.Duration) (*ella.Decision, error) {
 	ctx := r.ctx
 	opened := workflow.Now(ctx)
 	g := &r.res.Gate
-	g.State, g.Deadline = ella.GateOpen, opened.Add(within)
-	deadline := g.Deadline.UTC().Format(time.RFC3339)
+	deadline := opened.Add(within).UTC().Format(time.RFC3339)
 	_ = r.mail("mail testers: start the acceptance test", ellaMailOptions, activities.EllaMailInput{Template: activities.EllaMailAcceptance,
 		To: r.in.Testers, Version: r.in.Version, Deadline: deadline})
+	// The gate opens once the testers were told (or telling them failed, a warning): a
+	// follower of the gate (opsflow ella deploy --wait-gate) then sees them told.
+	g.State, g.Deadline = ella.GateOpen, opened.Add(within)
 	nextReminder := opened.Add(remind)
 	for g.State == ella.GateOpen {
 		wake := g.Deadline

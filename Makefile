@@ -41,6 +41,12 @@ build:
 	$(GO) build -o bin/opsflow ./starter
 	$(GO) build -o bin/revalsim-peers ./internal/revalsim/revalsim-peers
 
+## build-crash: the worker with the crash matrix's kill hook (internal/crashhook, -tags crashhook):
+## for tests only (internal/e2e/crash_*_e2e_test.go build their own copy); never deploy it
+.PHONY: build-crash
+build-crash:
+	$(GO) build -tags crashhook -o bin/opsflow-worker-crash ./worker
+
 $(WORKFLOWCHECK):
 	GOBIN=$(TOOLS_CACHE) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 

@@ -45,7 +45,7 @@ func newHost(ctx context.Context, c client.Client, cfg config.Config) *host {
 // queue adds a worker polling taskQueue.
 func (h *host) queue(taskQueue string) worker.Worker {
 	// Give running activities time to finish or heartbeat their progress on shutdown.
-	w := worker.New(h.client, taskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+	w := worker.New(h.client, taskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second, Interceptors: crashInterceptors()})
 	h.workers = append(h.workers, w)
 	return w
 }

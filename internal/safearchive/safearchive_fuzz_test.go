@@ -46,7 +46,7 @@ func FuzzExtractTarGz(f *testing.F) {
 			f.Add(tb, false)
 		}
 	}
-	for _, b := range fuzzSeedFiles(f, "ExtractTarGz") {
+	for _, b := range fuzzSeedFiles(f, "FuzzExtractTarGz") {
 		f.Add(b, false)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, raw bool) {

@@ -48,7 +48,7 @@ func FuzzOpenZip(f *testing.F) {
 	} {
 		f.Add(buildZipSeed(f, entries))
 	}
-	for _, b := range fuzzSeedFiles(f, "OpenZip") {
+	for _, b := range fuzzSeedFiles(f, "FuzzOpenZip") {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

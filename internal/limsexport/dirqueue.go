@@ -1,9 +1,7 @@
 package limsexport
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/opsflow/opsflow/internal/samplepkg"
+
+	"github.com/opsflow/opsflow/internal/jsonstrict"
 )
 
 // DoneDir is where DirQueue moves the files of exported items.
@@ -96,9 +96,7 @@ func (q DirQueue) describe(id string) (Description, error) {
 		return Description{}, fmt.Errorf("LIMS item %s: %w", id, err)
 	}
 	var qf QueueFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&qf); err != nil {
+	if err := jsonstrict.Decode(data, &qf, jsonstrict.Options{DisallowUnknownFields: true}); err != nil {
 		return Description{}, itemError(id, ErrMalformed, "%s is not a queue file: %v", file, err)
 	}
 	d := Description{ID: id, Kind: qf.Kind, Sample: qf.Sample, Analysis: qf.Analysis}

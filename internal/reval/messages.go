@@ -9,12 +9,14 @@
 package reval
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+
+	"github.com/opsflow/opsflow/internal/jsonstrict"
 )
 
 // ConnectionInfo is TCS's ConnectionInfoDto: one per doctor on
@@ -85,12 +87,8 @@ var (
 // it is the document id that makes a re-delivered message overwrite, never duplicate.
 func ParseConnection(body []byte) (ConnectionInfo, error) {
 	var c ConnectionInfo
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&c); err != nil {
+	if err := jsonstrict.Decode(body, &c, jsonstrict.Options{}); err != nil {
 		return c, fmt.Errorf("%w: %s", ErrMalformed, jsonErrorWithoutContent(err))
-	}
-	if dec.More() {
-		return c, fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
 	}
 	if c.SyncEnd {
 		return c, nil
@@ -104,7 +102,7 @@ func ParseConnection(body []byte) (ConnectionInfo, error) {
 // ParseIndexSync decodes one GMC-leg message.
 func ParseIndexSync(body []byte) (IndexSyncMessage, error) {
 	var m IndexSyncMessage
-	if err := json.Unmarshal(body, &m); err != nil {
+	if err := jsonstrict.Decode(body, &m, jsonstrict.Options{}); err != nil {
 		return m, fmt.Errorf("%w: %s", ErrMalformed, jsonErrorWithoutContent(err))
 	}
 	if m.SyncEnd {
@@ -124,11 +122,17 @@ func ParseIndexSync(body []byte) (IndexSyncMessage, error) {
 func jsonErrorWithoutContent(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var trailing *jsonstrict.TrailingDataError
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
 	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q must be %s, got %s", typ.Field, typ.Type, typ.Value)
+		// typ.Value is "number 4711.0" for a number that does not fit: the value itself, so
+		// only its JSON kind (the first word) is told.
+		kind, _, _ := strings.Cut(typ.Value, " ")
+		return fmt.Sprintf("field %q must be %s, got %s", typ.Field, typ.Type, kind)
+	case errors.As(err, &trailing):
+		return "trailing data after the JSON object"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "truncated or empty"
 	}

@@ -1,12 +1,13 @@
 package samplepkg
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
 
 	"github.com/opsflow/opsflow/internal/checksum"
+
+	"github.com/opsflow/opsflow/internal/jsonstrict"
 )
 
 // Manifest is the object the nsc-exporter writes last under ManifestKey: the package's every
@@ -35,9 +36,7 @@ func ParseManifest(key string, data []byte) (Manifest, error) {
 		return Manifest{}, err
 	}
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := jsonstrict.Decode(data, &m, jsonstrict.Options{DisallowUnknownFields: true}); err != nil {
 		return Manifest{}, fmt.Errorf("manifest %s is not valid JSON: %w", key, err)
 	}
 	if m.Kind != kind || m.Package != name {

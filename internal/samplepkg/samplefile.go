@@ -1,11 +1,11 @@
 package samplepkg
 
 import (
-	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/opsflow/opsflow/internal/checksum"
+
+	"github.com/opsflow/opsflow/internal/jsonstrict"
 )
 
 // SampleFile is the part of a package's <name>.sample JSON that lists its reads. The exporters
@@ -26,7 +26,7 @@ type Read struct {
 // every read's path safe and its MD5 a well-formed digest.
 func ParseSampleFile(file string, data []byte) (SampleFile, error) {
 	var sf SampleFile
-	if err := json.NewDecoder(strings.NewReader(string(data))).Decode(&sf); err != nil {
+	if err := jsonstrict.Decode(data, &sf, jsonstrict.Options{}); err != nil {
 		return SampleFile{}, fmt.Errorf("%s is not valid JSON: %w", file, err)
 	}
 	if len(sf.Reads) == 0 {

@@ -346,7 +346,9 @@ func TestBadRecords(t *testing.T) {
 	_, err = Relationalize("dataset_t", doc, 0, inh("r1", 1))
 	assert.EqualError(t, err, "field a: number 1e999 does not fit a double")
 	_, err = Decode([]byte(`{"a":1} {"b":2}`))
-	assert.EqualError(t, err, "more than one JSON value on the line")
+	assert.EqualError(t, err, "data after the JSON value at byte 7")
+	_, err = Decode([]byte(`{"a":1}]`))
+	assert.EqualError(t, err, "data after the JSON value at byte 7", "a stray ] after the record (json.Decoder.More misses it)")
 	_, err = Decode([]byte(`{"a":`))
 	assert.Error(t, err)
 }

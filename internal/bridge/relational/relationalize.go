@@ -28,7 +28,6 @@
 package relational
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -38,6 +37,8 @@ import (
 	"strings"
 
 	"github.com/opsflow/opsflow/internal/bridge"
+
+	"github.com/opsflow/opsflow/internal/jsonstrict"
 )
 
 // Kind is what a cell holds, as inference sees it; Array and Object are structure, not data.
@@ -167,13 +168,8 @@ type Row struct {
 // Decode parses one NDJSON line, keeping numbers exact (json.Number).
 func Decode(line []byte) (any, error) {
 	var v any
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	if err := jsonstrict.Decode(line, &v, jsonstrict.Options{UseNumber: true}); err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("more than one JSON value on the line")
 	}
 	return v, nil
 }

@@ -26,7 +26,12 @@ type ArchiveMeta struct {
 func ParseArchiveMeta(md map[string]string) (ArchiveMeta, error) {
 	low := make(map[string]string, len(md))
 	for k, v := range md {
-		low[strings.ToLower(k)] = v
+		lk := strings.ToLower(k)
+		if _, dup := low[lk]; dup {
+			// Two keys differing in case only: which one wins would depend on map order.
+			return ArchiveMeta{}, fmt.Errorf("S3 metadata has the key %s twice (differing in case)", lk)
+		}
+		low[lk] = v
 	}
 	for _, k := range []string{"recordid", "assessmentid", "assessmentrevision", "uploadedon"} {
 		if low[k] == "" {

@@ -40,6 +40,11 @@ func PartitionOf(assessmentID, uploadedOn string) (Partition, error) {
 		return Partition{}, fmt.Errorf("uploadedon %q is not a UTC timestamp like 2022-09-01T12:00:00.000Z: %w", uploadedOn, err)
 	}
 	t = t.UTC()
+	if t.Year() < 1000 || t.Year() > 9999 {
+		// The partition path holds a four-digit year (ParsePartitionPath): a record outside
+		// would be written and never converted.
+		return Partition{}, fmt.Errorf("uploadedon %q is outside the years 1000 to 9999", uploadedOn)
+	}
 	return Partition{AssessmentID: assessmentID, Year: t.Year(), Month: int(t.Month()), Day: t.Day()}, nil
 }
 

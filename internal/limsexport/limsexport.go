@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strings"
 
 	"github.com/opsflow/opsflow/internal/samplepkg"
 )
@@ -171,6 +172,13 @@ func (d Description) validateSample() error {
 		}
 		if seen[r.Path] {
 			return itemError(d.ID, ErrMalformed, "read %d: %q is listed twice or is the description file's name", i+1, r.Path)
+		}
+		// A file cannot also be a directory of another read (a and a/b; S-1.sample/x):
+		// writing the package would fail on every retry.
+		for other := range seen {
+			if strings.HasPrefix(r.Path, other+"/") || strings.HasPrefix(other, r.Path+"/") {
+				return itemError(d.ID, ErrMalformed, "read %d: %q and %q cannot both be in the package (one is the other's directory)", i+1, r.Path, other)
+			}
 		}
 		seen[r.Path] = true
 		if r.Source == "" || !path.IsAbs(r.Source) {

@@ -69,6 +69,17 @@ test-unit:
 test-e2e:
 	$(WITH_STACK_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./internal/e2e/...
 
+## test-faults: the dependency fault matrix alone (internal/e2e/faults_*_e2e_test.go: private
+## servers stopped and started, toxiproxy faults) and the private servers' own tests; the matrix
+## (fault, procedure, expected, observed, result) is written to FAULT_REPORT and printed
+.PHONY: test-faults
+FAULT_REPORT ?= $(CURDIR)/bin/fault-matrix.md
+test-faults:
+	@mkdir -p $(dir $(FAULT_REPORT)) && rm -f $(FAULT_REPORT)
+	$(WITH_STACK_ENV) $(GO) test $(GOTESTFLAGS) ./internal/testsupport/privateserver/
+	$(WITH_STACK_ENV) OPSFLOW_FAULT_REPORT=$(FAULT_REPORT) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^TestFaults' ./internal/e2e/
+	@cat $(FAULT_REPORT)
+
 ## record-histories: record the replay test's histories of today's code (README, "Replay tests") on
 ## the stack's Temporal server: the real workflows on a worker of their own (task queue opsflow-record)
 ## with stub activities, plain JSON payloads, into testdata/histories/<workflow>_<LABEL>_<scenario>.json.

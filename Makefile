@@ -91,6 +91,19 @@ record-histories:
 	@if [ -z "$(LABEL)" ]; then echo "record-histories: set LABEL to the code version, e.g. make record-histories LABEL=v2"; exit 2; fi
 	$(WITH_STACK_ENV) $(GO) run ./internal/testsupport/histories/record -label '$(LABEL)' -only '$(ONLY)' $(if $(FORCE),-force)
 
+## test-security: the security checks alone (issue 13, item 6): leakscan's own tests, then every
+## procedure run once with its raw histories, visibility records, logs, /metrics, schedules and
+## e-mails scanned for its secrets (internal/e2e/security_*_e2e_test.go), and the codec server's
+## token and start checks; the procedure × place table is written to SECURITY_REPORT and printed.
+## Runs as root: the ELLA check makes a PostgreSQL role with a planted password as postgres.
+.PHONY: test-security
+SECURITY_REPORT ?= $(CURDIR)/bin/security-matrix.md
+test-security:
+	@mkdir -p $(dir $(SECURITY_REPORT)) && rm -f $(SECURITY_REPORT)
+	$(GO) test $(GOTESTFLAGS) ./internal/testsupport/leakscan/
+	$(WITH_STACK_ENV) OPSFLOW_SECURITY_REPORT=$(SECURITY_REPORT) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^TestSecurity' ./internal/e2e/
+	@cat $(SECURITY_REPORT)
+
 ## demo: a worker and a release of the demo repository against the dev stack
 demo: stack-up build
 	scripts/demo

@@ -88,6 +88,7 @@ func TestFaultsRevalidationSync(t *testing.T) {
 		s := w.newSync(t, syncFaultOptions{esLatencyMs: 100})
 		s.esLink.Bandwidth(256, 0)
 		s.sqsLink.Latency(100, 30)
+		s.sqsLink.Bandwidth(0, 256)
 		build, stored := s.waitBuild(600)
 		s.logf("resetting the OpenSearch link at %d stored", stored)
 		s.esLink.Reset()
@@ -95,7 +96,8 @@ func TestFaultsRevalidationSync(t *testing.T) {
 		s.esLink.Clear(privateserver.FaultReset)
 		s.logf("ingest failed, link healed: %s", faultShort(esFailure))
 		faultWaitPending(t, s.d, s.id, "IngestGMC", 3*time.Minute)
-		s.logf("resetting the SQS link during gmcSync")
+		withGMC := s.waitGMC(build, 100)
+		s.logf("resetting the SQS link at %d GMC docs stored", withGMC)
 		s.sqsLink.Reset()
 		sqsFailure := faultWaitFailedAttempt(t, s.d, s.id, "IngestGMC", 2*time.Minute)
 		s.sqsLink.Clear(privateserver.FaultReset)
@@ -115,11 +117,11 @@ func TestFaultsRevalidationSync(t *testing.T) {
 			Expected:  "slower but complete; a reset fails the ingest attempt, the retry resumes; exact counts",
 			Observed: fmt.Sprintf("reset at %d/%d stored: %s; completed on attempt %d with %d connections, %d docs",
 				stored, faultDoctors, faultShort(esFailure), tcsAttempts[len(tcsAttempts)-1], res.Connections.Docs, res.Counts.Total)})
-		privateserver.Report(t, privateserver.Result{Fault: "SQS link: latency 100±30 ms, resets mid-gmcSync (toxiproxy)",
+		privateserver.Report(t, privateserver.Result{Fault: "SQS link: latency 100±30 ms, download 256 KB/s, resets mid-gmcSync (toxiproxy)",
 			Procedure: "RevalidationSync",
 			Expected:  "the GMC ingest attempt fails, undeleted messages come back after their visibility timeout; exact counts",
-			Observed: fmt.Sprintf("%s; completed on attempt %d with %d GMC docs (%d GMC-only created), %d in the build",
-				faultShort(sqsFailure), gmcAttempts[len(gmcAttempts)-1], res.GMC.Docs, res.GMC.Created, res.Counts.Total)})
+			Observed: fmt.Sprintf("reset at %d GMC docs stored: %s; completed on attempt %d with %d GMC docs (%d GMC-only created), %d in the build",
+				withGMC, faultShort(sqsFailure), gmcAttempts[len(gmcAttempts)-1], res.GMC.Docs, res.GMC.Created, res.Counts.Total)})
 	})
 
 	t.Run("ElasticMQRestartedMidGMCSyncLosesTheAnswer", func(t *testing.T) {

@@ -37,6 +37,9 @@ func runCodecServer(args []string) error {
 	if tokenFile == "" {
 		return errors.New("codec-server: --token-file is required: the server never decrypts for anonymous callers")
 	}
+	if err := codec.PrivateFile(tokenFile); err != nil {
+		return fmt.Errorf("codec-server: token file: %w", err)
+	}
 	raw, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return fmt.Errorf("codec-server: %w", err)

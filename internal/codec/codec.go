@@ -99,6 +99,9 @@ func ParseKeys(spec string) ([]Key, error) {
 // LoadKeyring reads keys from a file when path is set, else from the spec string.
 func LoadKeyring(path, spec string) (*Keyring, error) {
 	if path != "" {
+		if err := PrivateFile(path); err != nil {
+			return nil, fmt.Errorf("codec: keys file: %w", err)
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("codec: keys file: %w", err)
@@ -200,4 +203,16 @@ func redact(s string) string {
 		return s[:8] + "…"
 	}
 	return s
+}
+
+// PrivateFile refuses a secret file (keys, token) that anyone but its owner may read or write.
+func PrivateFile(path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s is %s: others may read it; chmod 600 %s", path, perm, path)
+	}
+	return nil
 }

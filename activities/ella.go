@@ -91,8 +91,8 @@ func (a *EllaActivities) cli(image string) (ella.CLI, error) {
 
 // CheckEllaRelease is the pre-flight: the image exists under archive/releases with the given
 // checksum (ErrEllaImageMissing, ErrChecksumMismatch), each config file is allowed and present
-// (ErrEllaConfigRefused), and `ella-cli database compare` under the new image tells whether a
-// migration is due. Nothing is changed.
+// (ErrEllaConfigRefused), supervisord answers for every program, and `ella-cli database
+// compare` under the new image tells whether a migration is due. Nothing is changed.
 func (a *EllaActivities) CheckEllaRelease(ctx context.Context, in EllaCheckInput) (EllaCheckResult, error) {
 	if err := ella.CheckImageName(in.Image); err != nil {
 		return EllaCheckResult{}, permanent(ErrEllaImageMissing, err, "%v", err)
@@ -120,6 +120,17 @@ func (a *EllaActivities) CheckEllaRelease(ctx context.Context, in EllaCheckInput
 	for _, c := range in.ConfigFiles {
 		if _, err := a.configPath(c); err != nil {
 			return EllaCheckResult{}, err
+		}
+	}
+	// supervisord must answer and know every program now: a deploy that tells users and
+	// broadcasts the downtime, then cannot stop ELLA, would only end in a rollback.
+	if a.Supervisor == nil {
+		return EllaCheckResult{}, permanent(ErrInvalidInput, nil, "no supervisord is configured for ELLA (OPSFLOW_ELLA_SUPERVISOR_URL)")
+	}
+	for _, p := range ella.Programs {
+		if _, err := a.Supervisor.ProcessInfo(ctx, p); err != nil {
+			return EllaCheckResult{}, fmt.Errorf("ELLA's supervisord at %s cannot report program %s, so ELLA could not be stopped: %w",
+				a.Supervisor.Endpoint(), p, err)
 		}
 	}
 	target, err := os.Readlink(a.linkPath())

@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/opsflow/opsflow/internal/ella"
+	"github.com/opsflow/opsflow/internal/supervisor"
 	"github.com/opsflow/opsflow/internal/testsupport/ellastub"
 )
 
@@ -50,6 +52,19 @@ func TestEllaPreflightRefusesAndChangesNothing(t *testing.T) {
 	assert.Equal(t, EllaCheckResult{CurrentTarget: v1, MigrationDue: true, ImageSize: int64(len(ellastub.ImageV2.Content()))}, res)
 	require.NoError(t, f.exec(t, f.acts.CheckEllaRelease, EllaCheckInput{Image: ellaV1, SHA256: f.sums[ellaV1]}, &res))
 	assert.False(t, res.MigrationDue, "the database is at v1's head")
+
+	// A supervisord that does not answer: the deploy could not stop ELLA, so the pre-flight
+	// fails (retryable: supervisord may be restarting) before anyone is told of a downtime.
+	down, err := supervisor.New("http://127.0.0.1:"+strconv.Itoa(ellaFreePort(t))+"/RPC2", "u", "p", 2*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = down.Close() })
+	saved := f.acts.Supervisor
+	f.acts.Supervisor = down
+	err = f.exec(t, f.acts.CheckEllaRelease, EllaCheckInput{Image: ellaV2, SHA256: f.sums[ellaV2]}, nil)
+	f.acts.Supervisor = saved
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot report program nginx, so ELLA could not be stopped")
+	assert.Equal(t, allRunning(), f.states(t))
 }
 
 // A broadcast is one argument: quotes, $(...), ; and | are stored as typed; a retry shows it

@@ -165,3 +165,19 @@ soak:
 ## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
 clean-stack: stack-down
 	if [ -d .stack ]; then find .stack -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +; fi
+## bench-load: the load figures of issue 13 (bench/README.md, "Load"), not timed tests: LOAD_PACKAGES sample
+## packages imported concurrently, one FilelockScan over LOAD_OBJECTS objects, the revalidation sync at
+## LOAD_DOCTORS doctors (bench/reval), LOAD_ARCHIVES Bridge archives to Parquet; wall time, worker peak RSS and
+## Temporal history sizes in bench/results/load-*.md. LOAD_SCENARIOS picks some (packages,scan,reval,bridge);
+## LOAD_FLAGS passes more (go run ./bench/load -h). A private Temporal dev server unless LOAD_FLAGS=-temporal=stack.
+LOAD_SCENARIOS ?= packages,scan,reval,bridge
+LOAD_PACKAGES ?= 1000
+LOAD_OBJECTS ?= 100000
+LOAD_DOCTORS ?= 300000
+LOAD_ARCHIVES ?= 1000
+LOAD_FLAGS ?=
+.PHONY: bench-load
+bench-load:
+	$(WITH_STACK_ENV) $(GO) run ./bench/load -scenarios $(LOAD_SCENARIOS) -packages $(LOAD_PACKAGES) -objects $(LOAD_OBJECTS) \
+		-doctors $(LOAD_DOCTORS) -archives $(LOAD_ARCHIVES) $(LOAD_FLAGS)
+

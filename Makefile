@@ -151,20 +151,6 @@ BENCH_BRIDGE_GIB ?= 1
 bench-bridge:
 	$(WITH_STACK_ENV) $(GO) run ./bench/bridge -gib $(BENCH_BRIDGE_GIB)
 
-## fuzz-short: every `go test -fuzz` target (scripts/fuzz lists them) for FUZZTIME (default 8s) each,
-## one after the other: about 3 minutes on 2 CPUs with a warm build cache. A failing input stays in
-## <pkg>/testdata/fuzz/<Target>/ (then `go test` fails on it); the summary shows it. Needs no stack.
-## soak: the long pass, FUZZTIME (default 5m) each; FUZZ_OUT keeps the logs (testdata/fuzz/README.md).
-.PHONY: fuzz-short soak
-fuzz-short:
-	scripts/fuzz short
-
-soak:
-	scripts/fuzz long
-
-## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
-clean-stack: stack-down
-	if [ -d .stack ]; then find .stack -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +; fi
 ## bench-load: the load figures of issue 13 (bench/README.md, "Load"), not timed tests: LOAD_PACKAGES sample
 ## packages imported concurrently, one FilelockScan over LOAD_OBJECTS objects, the revalidation sync at
 ## LOAD_DOCTORS doctors (bench/reval), LOAD_ARCHIVES Bridge archives to Parquet; wall time, worker peak RSS and
@@ -181,3 +167,17 @@ bench-load:
 	$(WITH_STACK_ENV) $(GO) run ./bench/load -scenarios $(LOAD_SCENARIOS) -packages $(LOAD_PACKAGES) -objects $(LOAD_OBJECTS) \
 		-doctors $(LOAD_DOCTORS) -archives $(LOAD_ARCHIVES) $(LOAD_FLAGS)
 
+## fuzz-short: every `go test -fuzz` target (scripts/fuzz lists them) for FUZZTIME (default 8s) each,
+## one after the other: about 3 minutes on 2 CPUs with a warm build cache. A failing input stays in
+## <pkg>/testdata/fuzz/<Target>/ (then `go test` fails on it); the summary shows it. Needs no stack.
+## soak: the long pass, FUZZTIME (default 5m) each; FUZZ_OUT keeps the logs (testdata/fuzz/README.md).
+.PHONY: fuzz-short soak
+fuzz-short:
+	scripts/fuzz short
+
+soak:
+	scripts/fuzz long
+
+## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
+clean-stack: stack-down
+	if [ -d .stack ]; then find .stack -mindepth 1 -maxdepth 1 ! -name bin -exec rm -rf {} +; fi

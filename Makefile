@@ -104,6 +104,20 @@ test-security:
 	$(WITH_STACK_ENV) OPSFLOW_SECURITY_REPORT=$(SECURITY_REPORT) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^TestSecurity' ./internal/e2e/
 	@cat $(SECURITY_REPORT)
 
+## test-badinput: the bad-input corpus alone (issue 13, item 3): the generator's reproducibility
+## check, then every file of testdata/bad fed to its procedure on the stack (internal/e2e,
+## TestBadInputCorpus); the file × expected × observed table is written to BADINPUT_REPORT and
+## printed. badinput-corpus regenerates testdata/bad (and its README.md index) from its table.
+.PHONY: test-badinput badinput-corpus
+BADINPUT_REPORT ?= $(CURDIR)/bin/badinput-matrix.md
+test-badinput:
+	@mkdir -p $(dir $(BADINPUT_REPORT)) && rm -f $(BADINPUT_REPORT)
+	$(GO) test $(GOTESTFLAGS) ./internal/testsupport/badinput/
+	$(WITH_STACK_ENV) OPSFLOW_BADINPUT_REPORT=$(BADINPUT_REPORT) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^TestBadInputCorpus$$' ./internal/e2e/
+	@cat $(BADINPUT_REPORT)
+badinput-corpus:
+	$(GO) run ./internal/testsupport/badinput/gen
+
 ## demo: a worker and a release of the demo repository against the dev stack
 demo: stack-up build
 	scripts/demo

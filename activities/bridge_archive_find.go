@@ -14,6 +14,7 @@ import (
 
 	"github.com/opsflow/opsflow/internal/bridge"
 	"github.com/opsflow/opsflow/internal/s3store"
+	"github.com/opsflow/opsflow/internal/samplepkg"
 	"github.com/opsflow/opsflow/internal/sqsclient"
 )
 
@@ -119,7 +120,7 @@ type s3Event struct {
 
 // parseS3Event returns the archives an S3 event notification announces (keys URL-decoded)
 // and how many of its records were skipped (test events, events other than object creation,
-// records without a bucket or key), or an error for a body that is no S3 event.
+// records without a bucket or key, keys with empty, "." or ".." segments), or an error for a body that is no S3 event.
 func parseS3Event(body string) (archives []BridgeArchive, ignored int, err error) {
 	var ev s3Event
 	if err := json.Unmarshal([]byte(body), &ev); err != nil {
@@ -138,7 +139,10 @@ func parseS3Event(body string) (archives []BridgeArchive, ignored int, err error
 	}
 	for _, r := range ev.Records {
 		key, kerr := url.QueryUnescape(r.S3.Object.Key)
-		if !strings.HasPrefix(r.EventName, "ObjectCreated:") || r.S3.Bucket.Name == "" || key == "" || kerr != nil || strings.HasSuffix(key, "/") {
+		// A key with an empty, "." or ".." segment names no archive this pipeline wrote (an
+		// S3 server may even refuse it): ignored, so it can never fail the poll for the rest.
+		if !strings.HasPrefix(r.EventName, "ObjectCreated:") || r.S3.Bucket.Name == "" || key == "" || kerr != nil ||
+			strings.HasSuffix(key, "/") || samplepkg.CheckPath(key) != nil {
 			ignored++
 			continue
 		}

@@ -1,6 +1,9 @@
 package workflows
 
-import "github.com/opsflow/opsflow/activities"
+import (
+	"github.com/opsflow/opsflow/activities"
+	"go.temporal.io/sdk/temporal"
+)
 
 // Failure types the workflows give their runs, for operators and alerting (the ApplicationError
 // type of a failed run). Failures of a single step keep the activity's type (activities/errors.go).
@@ -31,3 +34,14 @@ const (
 	// its Parquet tables, or partitions failed; the run's result lists them.
 	ErrBridgeIncomplete = "BridgeIncomplete"
 )
+
+// notCanceled is the cause a run's own failure may carry: nil for the cancellation of the
+// step its time limit cut. The SDK closes a run as canceled (not failed) when a
+// CanceledError is anywhere in the chain of the error it returns, and a time limit is a
+// failure operators must see as TimeLimitReached.
+func notCanceled(cause error) error {
+	if temporal.IsCanceledError(cause) {
+		return nil
+	}
+	return cause
+}

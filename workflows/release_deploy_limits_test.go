@@ -179,6 +179,8 @@ func (s *ReleaseDeploySuite) TestTimeLimitDuringExportTouchesNoSite() {
 	s.env.ExecuteWorkflow(ReleaseDeploy, ReleaseDeployInput{Version: "v1.4.0-rel"}) // default limit
 	app := s.failure()
 	s.Equal(ErrTimeLimit, app.Type())
+	s.False(temporal.IsCanceledError(s.env.GetWorkflowError()),
+		"no CanceledError in the chain: the server would close the run as canceled, not failed")
 	s.Contains(app.Error(), "time limit 6h0m0s")
 	s.Contains(app.Error(), "export")
 	s.Require().Len(s.notices, 1)

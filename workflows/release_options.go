@@ -119,5 +119,5 @@ func (tl *timeLimit) error(during string, cause error) error {
 		why = ", brought forward to leave time for a rollback before the run's execution timeout"
 	}
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("time limit %s reached during %s (deadline %s%s)",
-		tl.limit, during, tl.deadline.UTC().Format(time.RFC3339), why), ErrTimeLimit, cause)
+		tl.limit, during, tl.deadline.UTC().Format(time.RFC3339), why), ErrTimeLimit, notCanceled(cause))
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsflow/opsflow/activities"
+	"github.com/opsflow/opsflow/internal/config"
 	"github.com/opsflow/opsflow/internal/reval"
 )
 
@@ -93,6 +94,9 @@ func RevalidationSync(ctx workflow.Context, in RevalidationSyncInput) (*Revalida
 	defer tr.finish()
 	if in.Environment == "" {
 		return nil, temporal.NewNonRetryableApplicationError("environment is required (prod, preprod, dev)", ErrInvalidInput, nil)
+	}
+	if err := config.CheckEnvironment(in.Environment); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, nil)
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, ProcedureKey.ValueSet("RevalidationSync"),
 		EnvironmentKey.ValueSet(in.Environment), OutcomeKey.ValueSet(OutcomeRunning)); err != nil {

@@ -38,6 +38,7 @@ func TestRevalidationSyncPastItsTimeLimitDuringSyncDataDropsTheBuildNotifiesAndF
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &app), "%v", env.GetWorkflowError())
 	assert.Equal(t, ErrTimeLimit, app.Type())
+	assert.False(t, temporal.IsCanceledError(app), "no CanceledError in the chain: the server would close the run as canceled, not failed")
 	assert.Contains(t, app.Error(), "time limit 2h0m0s reached during syncData")
 	assert.Contains(t, app.Error(), "the live index keeps serving")
 	require.Len(t, m.dropped, 1, "the unused build is dropped")

@@ -241,5 +241,5 @@ func (r *syncRun) startTimeLimit() {
 func (r *syncRun) timeLimitError(step string, cause error) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 		"time limit %s reached during %s (deadline %s): the new build %s was dropped and the live index keeps serving",
-		r.set.timeLimit, step, r.deadline.UTC().Format(time.RFC3339), r.res.Index), ErrTimeLimit, cause)
+		r.set.timeLimit, step, r.deadline.UTC().Format(time.RFC3339), r.res.Index), ErrTimeLimit, notCanceled(cause))
 }

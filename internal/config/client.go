@@ -11,6 +11,8 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/opsflow/opsflow/internal/ident"
@@ -113,6 +115,9 @@ func (c *Client) Validate() error {
 	if c.Temporal.Address == "" {
 		errs = append(errs, errors.New("temporal address is empty (OPSFLOW_TEMPORAL_ADDRESS)"))
 	}
+	if err := CheckEnvironment(c.Environment); err != nil {
+		errs = append(errs, fmt.Errorf("%w (OPSFLOW_ENVIRONMENT, --environment)", err))
+	}
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("task queue is empty (OPSFLOW_TASK_QUEUE)"))
 	}
@@ -137,3 +142,17 @@ func (c *Client) WorkflowURL(workflowID, runID string) string {
 // SiteTaskQueue is the queue a site's local worker polls, like an operator's ssh session to
 // it. It derives from the deployment's task queue so two deployments never share site queues.
 func SiteTaskQueue(taskQueue, site string) string { return taskQueue + "-site-" + site }
+
+// environmentRE is an environment name: it goes into workflow ids, search attributes, queue
+// names (tis-revalidation-sync-gmc-queue-<env>) and schedule ids, so it is kept to letters,
+// digits and dashes.
+var environmentRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,62}$`)
+
+// CheckEnvironment refuses an environment name that could not be part of an id or a queue
+// name (e.g. "../prod", "prod;touch x"), before anything is created under it.
+func CheckEnvironment(env string) error {
+	if !environmentRE.MatchString(env) {
+		return fmt.Errorf("environment %q is not a name of letters, digits and dashes (at most 63)", env)
+	}
+	return nil
+}

@@ -28,8 +28,17 @@ func CheckName(name string) error {
 	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("package name %q is not a plain directory name", name)
 	}
+	if len(name) > MaxNameBytes {
+		// The package's files are named after it (<name>.sample, <name>_R1.fastq.gz): a name
+		// near the file system's 255-byte limit fails every write, on every retry.
+		return fmt.Errorf("package name of %d bytes is longer than %d", len(name), MaxNameBytes)
+	}
 	return nil
 }
+
+// MaxNameBytes is the longest package name: room for the suffixes of the package's files
+// within the file system's 255-byte file names.
+const MaxNameBytes = 200
 
 // Prefix is where a package's objects are in the import bucket.
 func Prefix(name string) string { return name + "/" }

@@ -255,18 +255,22 @@ func (g *gmcRun) complete(ctx context.Context, began time.Time) (IngestResult, e
 
 // take decodes one message of this run: a summary gives the partial update of every
 // document with its GMC number (or of a new gmc-<number> document); a syncEnd is held in
-// st (nil documents). A malformed message is refused by its SQS id, never its content.
-func (st *gmcState) take(m sqsclient.Message, byGMC map[string][]string) ([]esclient.Doc, error) {
+// st (nil documents). fresh says whether the message is news: a syncEnd held already is
+// not. A malformed message is refused by its SQS id, never its content.
+func (st *gmcState) take(m sqsclient.Message, byGMC map[string][]string) (docs []esclient.Doc, fresh bool, err error) {
 	msg, err := reval.ParseIndexSync([]byte(m.Body))
 	if err != nil {
-		return nil, permanent(ErrMalformedMessage, err, "SQS message %s is not an IndexSyncMessage of a RevalidationSummaryDto: %v", m.ID, err)
+		return nil, false, permanent(ErrMalformedMessage, err, "SQS message %s is not an IndexSyncMessage of a RevalidationSummaryDto: %v", m.ID, err)
 	}
 	if msg.SyncEnd {
 		st.mu.Lock()
-		st.ends[m.ID] = m
+		_, held := st.ends[m.ID]
+		st.ends[m.ID] = m // the newest receipt handle deletes it
 		st.announced = max(st.announced, msg.Count)
 		st.mu.Unlock()
-		return nil, nil
+		// A held syncEnd comes back after every visibility timeout: not news, so it never
+		// keeps a phase whose announced doctors are missing from going idle.
+		return nil, !held, nil
 	}
 	gmc := msg.Payload.Doctor.GMCReferenceNumber
 	src := reval.GMCDoc(*msg.Payload)
@@ -274,11 +278,11 @@ func (st *gmcState) take(m sqsclient.Message, byGMC map[string][]string) ([]escl
 	if len(ids) == 0 {
 		ids = []string{reval.GMCOnlyDocID(gmc)}
 	}
-	docs := make([]esclient.Doc, 0, len(ids))
+	docs = make([]esclient.Doc, 0, len(ids))
 	for _, id := range ids {
 		docs = append(docs, esclient.Doc{ID: id, Source: src})
 	}
-	return docs, nil
+	return docs, true, nil
 }
 
 // staleGMC says whether a message is not this run's: a clear's marker, or sent before
@@ -327,10 +331,12 @@ func (a *SQSActivities) receiveGMC(ctx context.Context, url string, in IngestInp
 				stale = append(stale, m)
 				continue
 			}
-			ours++
-			upd, err := st.take(m, byGMC)
+			upd, fresh, err := st.take(m, byGMC)
 			if err != nil {
 				return err
+			}
+			if fresh {
+				ours++
 			}
 			if upd != nil { // nil: a syncEnd, held undeleted
 				docs = append(docs, upd...)

@@ -248,3 +248,30 @@ func TestIngestGMCStaleRuleComparesMillisecondsOnTheQueuesClock(t *testing.T) {
 	assert.False(t, staleGMC(at(0), time.Time{}), "no NotBefore (a run from before the clear): kept")
 	assert.True(t, staleGMC(sqsclient.Message{Body: gmcMarkerPrefix + `"x"}`, SentAt: at(5).SentAt}, notBefore), "a clear's marker is never a message")
 }
+
+// A syncEnd that announces more doctors than were sent: the held syncEnd comes back after
+// every visibility timeout (2s here), which is not news, so the phase still goes idle and
+// fails with SyncIncomplete after IdleTimeout (6s) instead of waiting for the time limit.
+func TestIngestGMCAnnouncedCountNeverReachedFailsAfterTheIdleTimeout(t *testing.T) {
+	s := startReval(t)
+	ctx := context.Background()
+	index := s.newIndex(t)
+	const seed, n = 41, 30
+	tcsBuild(t, s, index, seed, n)
+	name, url := gmcQueue(t, s)
+	require.NoError(t, s.sqs.SetVisibilityTimeout(ctx, url, 2*time.Second))
+
+	env := activityEnv()
+	ing := &SQSActivities{SQS: s.sqs, Sink: s.es, Receivers: 2}
+	env.RegisterActivity(ing)
+	v, err := env.ExecuteActivity(ing.ClearGMCQueue, ClearGMCInput{Queue: name})
+	require.NoError(t, err)
+	var cleared GMCClearResult
+	require.NoError(t, v.Get(&cleared))
+	require.NoError(t, s.sqs.Send(ctx, url, append(gmcBodies(t, seed, 0, 3), syncEndBody(10))...))
+
+	_, err = env.ExecuteActivity(ing.IngestGMC, IngestInput{Index: index, Queue: name, IdleTimeout: 6 * time.Second,
+		Quiet: 300 * time.Millisecond, NotBefore: cleared.NotBefore})
+	app := requireAppError(t, err, ErrSyncIncomplete)
+	assert.Contains(t, app.Error(), "announced 10 doctors, 3 stored")
+}

@@ -84,20 +84,27 @@ func (o *workflowOutbound) ExecuteChildWorkflow(ctx workflow.Context, childWorkf
 	return o.Next.ExecuteChildWorkflow(ctx, childWorkflowType, args...)
 }
 
-// shorten applies Config.Timeout to the Mid/After point's activity. The options are not part
-// of what a replay compares, so a worker without the hook replays the run unchanged.
+// shorten applies Config.Timeout: every activity with a heartbeat timeout gets at most it
+// (activities a kill interrupts besides the point's own are retried after seconds too), the
+// Mid point's activity gets it as its heartbeat timeout, the After point's activity without
+// a heartbeat timeout as its start-to-close timeout. The options are not part of what a
+// replay compares, so a worker without the hook replays the run unchanged.
 func (o *workflowOutbound) shorten(ctx workflow.Context, activityType string) workflow.Context {
 	p, t := o.cfg.Point, o.cfg.Timeout
-	if t == 0 || p.Type != activityType || (p.When != Mid && p.When != After) {
+	if t == 0 {
 		return ctx
 	}
 	opts := workflow.GetActivityOptions(ctx)
-	if p.When == Mid || opts.HeartbeatTimeout > 0 {
+	point := p.Type == activityType
+	switch {
+	case opts.HeartbeatTimeout > 0 || (point && p.When == Mid):
 		if opts.HeartbeatTimeout == 0 || opts.HeartbeatTimeout > t {
 			opts.HeartbeatTimeout = t
 		}
-	} else if opts.StartToCloseTimeout == 0 || opts.StartToCloseTimeout > t {
-		opts.StartToCloseTimeout = t
+	case point && p.When == After:
+		if opts.StartToCloseTimeout == 0 || opts.StartToCloseTimeout > t {
+			opts.StartToCloseTimeout = t
+		}
 	}
 	return workflow.WithActivityOptions(ctx, opts)
 }
@@ -143,5 +150,5 @@ func activityInfo(ctx context.Context) activity.Info { return activity.GetInfo(c
 
 func activityRecord(info activity.Info) Record {
 	return Record{WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		Type: info.ActivityType.Name, Attempt: info.Attempt}
+		Type: info.ActivityType.Name, ActivityID: info.ActivityID, Attempt: info.Attempt}
 }

@@ -11,10 +11,10 @@
 //	OPSFLOW_CRASH_ONCE_FILE  required with OPSFLOW_CRASH_AT: created (O_EXCL) with a Record right
 //	                         before the kill; when it exists the hook does nothing, so a worker
 //	                         restarted with the same settings runs through
-//	OPSFLOW_CRASH_TIMEOUT    optional duration: the activity of a mid: or after: point is
-//	                         scheduled with its heartbeat timeout (mid:, or after: of a
-//	                         heartbeating activity) or its start-to-close timeout (after:)
-//	                         shortened to it, so its recovery takes seconds, not the
+//	OPSFLOW_CRASH_TIMEOUT    optional duration: the activities this worker schedules get at
+//	                         most this heartbeat timeout (those that have one, and the mid:
+//	                         point's), and the after: point's activity without one this
+//	                         start-to-close timeout, so recoveries take seconds, not the
 //	                         production budget
 package crashhook
 
@@ -98,7 +98,7 @@ func (p Point) String() string { return fmt.Sprintf("%s:%s#%d", p.When, p.Type, 
 type Config struct {
 	Point    Point
 	OnceFile string
-	// Timeout, when set, shortens the timeouts of the Mid/After point's activity (package comment).
+	// Timeout, when set, shortens the activities' timeouts (package comment).
 	Timeout time.Duration
 }
 
@@ -131,7 +131,8 @@ type Record struct {
 	WorkflowID string    `json:"workflowId"`
 	RunID      string    `json:"runId"`
 	Type       string    `json:"type"`
-	Attempt    int32     `json:"attempt,omitempty"` // the activity's attempt (mid:, after:)
+	ActivityID string    `json:"activityId,omitempty"` // the activity's id in its run (mid:, after:)
+	Attempt    int32     `json:"attempt,omitempty"`    // the activity's attempt (mid:, after:)
 	PID        int       `json:"pid"`
 	Time       time.Time `json:"time"`
 }

@@ -35,6 +35,9 @@ func (a *ReleaseActivities) CreateReleaseTag(ctx context.Context, in TagInput) (
 		return TagResult{}, permanent(ErrInvalidVersion, nil, "%v", err)
 	}
 	tag := v.Tag()
+	if _, err := a.PlanRelease(ctx, in.Sites); err != nil {
+		return TagResult{}, err
+	}
 	if err := a.Repo.Fetch(ctx); err != nil {
 		return TagResult{}, err
 	}

@@ -9,6 +9,9 @@ type TagInput struct {
 	Version string `json:"version"`
 	// DryRun checks the tag could be created without creating or pushing it.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Sites are the run's requested sites, checked against the configuration before the tag
+	// is made: a release to a site that does not exist pushes no tag (ErrUnknownSite).
+	Sites []string `json:"sites,omitempty"`
 }
 
 // TagResult says where the tag points and whether this run created it.

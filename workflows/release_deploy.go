@@ -160,7 +160,7 @@ func (r *releaseRun) central() (activities.ReleasePlan, error) {
 	ctx, tr, in := r.ctx, r.tr, r.in
 	tr.step("tag")
 	var tag activities.TagResult
-	if err := r.step("tag", tagOptions, releaseActs.CreateReleaseTag, activities.TagInput{Version: in.Version, DryRun: in.DryRun}, &tag); err != nil {
+	if err := r.step("tag", tagOptions, releaseActs.CreateReleaseTag, activities.TagInput{Version: in.Version, DryRun: in.DryRun, Sites: in.Sites}, &tag); err != nil {
 		return activities.ReleasePlan{}, r.fail("tag", err)
 	}
 	r.res.Commit = tag.Commit

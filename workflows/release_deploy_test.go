@@ -55,7 +55,7 @@ func (s *ReleaseDeploySuite) AfterTest(_, _ string) { s.env.AssertExpectations(s
 
 // expectCentral mocks tag, plan and export for a v1.4.0-rel release to nsc and tsd.
 func (s *ReleaseDeploySuite) expectCentral() {
-	s.env.OnActivity(releaseActs.CreateReleaseTag, mock.Anything, activities.TagInput{Version: "v1.4.0-rel"}).
+	s.env.OnActivity(releaseActs.CreateReleaseTag, mock.Anything, mock.MatchedBy(func(in activities.TagInput) bool { return in.Version == "v1.4.0-rel" && !in.DryRun })).
 		Return(activities.TagResult{Tag: "v1.4.0-rel", Commit: "c0ffee", Branch: "master", Created: true}, nil).Once()
 	s.env.OnActivity(releaseActs.PlanRelease, mock.Anything, mock.Anything).
 		Return(activities.ReleasePlan{Environment: "test", Sites: []activities.SiteTarget{nscTarget, tsdTarget}}, nil).Once()

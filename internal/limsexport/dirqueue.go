@@ -77,7 +77,7 @@ func (q DirQueue) Pending(ctx context.Context, cursor string, limit int) ([]Entr
 	return out, next, nil
 }
 
-// Describe reads the item's queue file.
+// Describe reads the item's queue file (in done/ once it was marked exported).
 func (q DirQueue) Describe(ctx context.Context, e Entry) (Description, error) {
 	d, err := q.describe(e.ID)
 	if err != nil {
@@ -92,6 +92,12 @@ func (q DirQueue) describe(id string) (Description, error) {
 	}
 	file := filepath.Join(q.Dir, id+".json")
 	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		// Marked exported already (moved into done/) by an attempt whose completion was
+		// lost: its retry describes the same item and finds the package exported.
+		file = filepath.Join(q.Dir, DoneDir, id+".json")
+		data, err = os.ReadFile(file)
+	}
 	if err != nil {
 		return Description{}, fmt.Errorf("LIMS item %s: %w", id, err)
 	}

@@ -13,7 +13,9 @@ export PATH := $(PATH):/usr/local/go/bin
 
 GO ?= go
 GOTESTFLAGS ?= -count=1 -timeout 15m
-E2E_TIMEOUT ?= 20m
+E2E_TIMEOUT ?= 45m
+# The e2e tests mostly wait (kills, timeouts, servers): more of them at once than the CPUs.
+E2E_PARALLEL ?= 8
 STACK := scripts/stack
 # Tools built once and cached outside the checkout (shared with scripts/stack).
 TOOLS_CACHE ?= $(or $(OPSFLOW_TOOLS_CACHE),$(HOME)/.cache/opsflow/bin)
@@ -24,8 +26,10 @@ WITH_STACK_ENV = eval "$$($(STACK) env)";
 .PHONY: test stack-up stack-down stack-status build vet test-unit test-e2e test-es7 demo test-search bench clean-stack
 
 ## test: the whole suite against a real stack: stack-up, vet, build, test-unit (the search contract
-## suite on OpenSearch among them), test-es7 (the same suite on Elasticsearch 7.10.2), test-e2e
-test: stack-up vet build test-unit test-es7 test-e2e
+## suite on OpenSearch among them), test-es7 (the same suite on Elasticsearch 7.10.2), test-e2e (the
+## procedures end to end, the crash matrix, the fault matrix, the bad-input corpus, the security
+## checks; docs/reliability.md), fuzz-short (every fuzz target, bounded)
+test: stack-up vet build test-unit test-es7 test-e2e fuzz-short
 
 stack-up:
 	$(STACK) up
@@ -67,7 +71,7 @@ test-unit:
 	$(WITH_STACK_ENV) $(GO) test $(GOTESTFLAGS) ./...
 
 test-e2e:
-	$(WITH_STACK_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./internal/e2e/...
+	$(WITH_STACK_ENV) $(GO) test -tags e2e -count=1 -parallel $(E2E_PARALLEL) -timeout $(E2E_TIMEOUT) ./internal/e2e/...
 
 ## test-faults: the dependency fault matrix alone (internal/e2e/faults_*_e2e_test.go: private
 ## servers stopped and started, toxiproxy faults) and the private servers' own tests; the matrix
@@ -184,13 +188,15 @@ bench-load:
 ## fuzz-short: every `go test -fuzz` target (scripts/fuzz lists them) for FUZZTIME (default 8s) each,
 ## one after the other: about 3 minutes on 2 CPUs with a warm build cache. A failing input stays in
 ## <pkg>/testdata/fuzz/<Target>/ (then `go test` fails on it); the summary shows it. Needs no stack.
-## soak: the long pass, FUZZTIME (default 5m) each; FUZZ_OUT keeps the logs (testdata/fuzz/README.md).
+## soak: the long ones: every fuzz target for FUZZTIME (default 5m) each (FUZZ_OUT keeps the logs,
+## testdata/fuzz/README.md), then bench-load at the issue's sizes (bench/README.md, "Load").
 .PHONY: fuzz-short soak
 fuzz-short:
 	scripts/fuzz short
 
 soak:
 	scripts/fuzz long
+	$(MAKE) bench-load
 
 ## clean-stack: stop the stack and delete its state (.stack/ except the binaries in .stack/bin)
 clean-stack: stack-down

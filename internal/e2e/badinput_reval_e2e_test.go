@@ -120,13 +120,22 @@ func runRevalCorpus(t *testing.T, b *badInputDeployment, cases []badinput.Case) 
 func revalBadEnvironments(t *testing.T, b *badInputDeployment, c badinput.Case, es *esclient.Client, live, before string) {
 	var envs []string
 	require.NoError(t, json.Unmarshal(corpus(t, c.Path), &envs))
-	for _, env := range envs {
+	d := b.deployment
+	for i, env := range envs {
 		t.Run(flat(env), func(t *testing.T) {
 			out, err := b.starter("sync", "--environment", env, "--wait", "--idle-timeout", "5s", "--time-limit", "1m")
 			assert.Error(t, err, "opsflow sync --environment %q: %s", env, out)
-			if id := startedID(out); id != "" || strings.Contains(out, "RevalidationSync") {
+			if id := startedID(out); id != "" || strings.Contains(out, "started RevalidationSync") {
 				b.refused(t, c, b.runErr(t, workflows.RevalidationSyncWorkflowID(env), 3*time.Minute), fmt.Sprintf("opsflow sync --environment %q", env))
+			} else {
+				assert.Contains(t, out, "is not a name of letters, digits and dashes", "opsflow sync --environment %q", env)
 			}
+			// The workflow checks it too: a plain Temporal CLI start fails InvalidInput.
+			id := fmt.Sprintf("badinput-env-%d-%s", i, d.taskQueue)
+			input, err := json.Marshal(map[string]string{"environment": env, "timeLimit": "1m"})
+			require.NoError(t, err)
+			d.temporalCLI("workflow", "start", "--type", "RevalidationSync", "--task-queue", d.taskQueue, "--workflow-id", id, "--input", string(input))
+			b.refused(t, c, d.runErr(t, id, 2*time.Minute), fmt.Sprintf("Temporal CLI start with environment %q", env))
 			assert.Equal(t, before, revalState(t, es, live), "--environment %q: the search engine changed", env)
 		})
 	}

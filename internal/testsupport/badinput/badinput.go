@@ -224,22 +224,4 @@ input by design and starts nothing.
 
 // foundBugs are the cases a procedure mishandles today, by Path: what happens instead.
 var foundBugs = map[string]string{
-	"reval/gmc-count-too-high.json": "never refused while the idle timeout exceeds the SQS visibility timeout (production: 15m " +
-		"and 30s): IngestGMC holds the syncEnd undeleted, SQS hands it out again after every visibility timeout, and " +
-		"receiveGMC counts the redelivery as a new message (lastMessage), so the silence never reaches the idle timeout and " +
-		"SyncIncomplete never comes; the sync waits for its time limit (20h). It only ended here when the idle timeout (5s) " +
-		"equalled the visibility (5s) and a redelivery came late",
-	"names/reval-environment.json": "accepted: neither `opsflow sync` nor RevalidationSync checks the environment name, so the run " +
-		"creates a build, publishes syncStart (TCS sends every doctor into it) and only then fails on the SQS queue name " +
-		"`tis-revalidation-sync-gmc-queue-<env>`, retrying ClearGMCQueue until the time limit; with --time-limit 1m it then ends " +
-		"CANCELED instead of failing with TimeLimitReached (see the report)",
-	"lims/name-too-long.json": "the name passes the LIMS document's checks (samplepkg.CheckName has no length limit); the export " +
-		"then fails at open() with ENAMETOOLONG, retried as a transient error, and the run ends with the Go error type PathError " +
-		"(its message holding the sample name) instead of InvalidPackage before anything is tried",
-	"names/release-site.json": "the run fails with UnknownSite, but only after its first step created and pushed the release " +
-		"tag: `opsflow release` does not check --sites, and ReleaseDeploy tags before PlanRelease looks the sites up",
-	"sqs/notification-dotdot-key.json": "the S3 endpoint answers HEAD of `../<key>` with 400 (versitygw; AWS would say 404): " +
-		"DrainArchiveNotifications returns the error instead of ignoring the notification, so the poll's attempt fails, the " +
-		"notifications after it in the batch are not deleted, the retry reports 0 notifications, and the poison message fails " +
-		"every later poll once visible again",
 }

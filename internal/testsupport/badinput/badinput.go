@@ -223,5 +223,4 @@ input by design and starts nothing.
 }
 
 // foundBugs are the cases a procedure mishandles today, by Path: what happens instead.
-var foundBugs = map[string]string{
-}
+var foundBugs = map[string]string{}

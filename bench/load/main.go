@@ -145,5 +145,22 @@ func run(o options) error {
 		say("scenario %s: %.1f s, worker peak RSS %s", s, r.wall, mib(r.usage.workerPeakKiB))
 		results = append(results, r)
 	}
-	return h.write(results, "go run ./bench/load "+strings.Join(os.Args[1:], " "))
+	return h.write(results, command())
+}
+
+// command is how this run was started, for the report: the flags given (-note aside: the
+// report prints it below), quoted for a shell where needed.
+func command() string {
+	parts := []string{"go run ./bench/load"}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "note" {
+			return
+		}
+		v := f.Value.String()
+		if v == "" || strings.ContainsAny(v, " \t'\"$`\\*?;&|<>()") {
+			v = "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+		}
+		parts = append(parts, "-"+f.Name+"="+v)
+	})
+	return strings.Join(parts, " ")
 }

@@ -27,6 +27,9 @@ func runCodecServer(args []string) error {
 	f.String(&keys.Keys, "codec-keys", "OPSFLOW_CODEC_KEYS", "keys")
 	f.String(&tokenFile, "token-file", "OPSFLOW_CODEC_TOKEN_FILE", "file holding the bearer token")
 	f.String(&origins, "ui-origins", "OPSFLOW_CODEC_UI_ORIGINS", "Web UI origins allowed by CORS")
+	pathToken := false
+	f.Bool(&pathToken, "ui-path-token", "OPSFLOW_CODEC_UI_PATH_TOKEN",
+		"also accept the token as the first path segment (/<token>/decode), for a dev server's Web UI that cannot send headers; off: only Authorization: Bearer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +53,7 @@ func runCodecServer(args []string) error {
 	}
 	srv := &http.Server{
 		Addr:              listen,
-		Handler:           codec.NewServer(ring, codec.ServerOptions{Token: token, AllowedOrigins: strings.Split(origins, ",")}),
+		Handler:           codec.NewServer(ring, codec.ServerOptions{Token: token, AllowedOrigins: strings.Split(origins, ","), UIPathToken: pathToken}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

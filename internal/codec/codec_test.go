@@ -112,8 +112,10 @@ func TestParseKeysErrors(t *testing.T) {
 
 func TestServerRequiresTokenAndAnswersCORS(t *testing.T) {
 	keys := keyring(t, "k1")
-	srv := httptest.NewServer(NewServer(keys, ServerOptions{Token: "s3cret", AllowedOrigins: []string{"http://127.0.0.1:8233/"}}))
+	srv := httptest.NewServer(NewServer(keys, ServerOptions{Token: "s3cret", AllowedOrigins: []string{"http://127.0.0.1:8233/"}, UIPathToken: true}))
 	defer srv.Close()
+	strict := httptest.NewServer(NewServer(keys, ServerOptions{Token: "s3cret"}))
+	defer strict.Close()
 	enc, err := (&Codec{Keys: keys}).Encode([]*commonpb.Payload{{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"` + marker + `"`)}})
 	require.NoError(t, err)
 	reqBody, err := json.Marshal(map[string]any{"payloads": []map[string]any{{
@@ -142,7 +144,13 @@ func TestServerRequiresTokenAndAnswersCORS(t *testing.T) {
 	assert.Contains(t, out, base64.StdEncoding.EncodeToString([]byte("json/plain")))
 
 	resp, _ = post("/s3cret/decode", "")
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "token as the first path segment (Web UI endpoint)")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "token as the first path segment (Web UI endpoint, UIPathToken)")
+	req, _ := http.NewRequest(http.MethodPost, strict.URL+"/s3cret/decode", bytes.NewReader(reqBody))
+	req.Header.Set("Content-Type", "application/json")
+	strictResp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	strictResp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, strictResp.StatusCode, "a path-embedded token is refused by default")
 
 	resp, out = post("/decode", "Bearer wrong")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
@@ -150,7 +158,7 @@ func TestServerRequiresTokenAndAnswersCORS(t *testing.T) {
 	resp, _ = post("/decode", "")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 
-	req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/s3cret/decode", nil)
+	req, _ = http.NewRequest(http.MethodOptions, srv.URL+"/s3cret/decode", nil)
 	req.Header.Set("Origin", "http://127.0.0.1:8233")
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)

@@ -11,10 +11,13 @@ import (
 // ServerOptions configure the codec server that lets the Web UI and the CLI show decrypted
 // payloads to people who hold the token.
 type ServerOptions struct {
-	// Token is required from every caller: `Authorization: Bearer <token>` (the CLI's
-	// --codec-auth), or as the first path segment /<token>/ (the Web UI's codec endpoint,
-	// which cannot add headers without an identity provider).
+	// Token is required from every caller as `Authorization: Bearer <token>` (the CLI's
+	// --codec-auth). A token anywhere in the URL is refused, unless UIPathToken.
 	Token string
+	// UIPathToken also accepts the token as the first path segment /<token>/, for the Web UI
+	// of a dev server, whose codec endpoint cannot add headers without an identity provider.
+	// Off by default: a token in a URL ends up in browser history and proxy logs.
+	UIPathToken bool
 	// AllowedOrigins are the Web UI origins allowed by CORS, e.g. http://127.0.0.1:8233.
 	AllowedOrigins []string
 }
@@ -38,7 +41,7 @@ func NewServer(keys *Keyring, opts ServerOptions) http.Handler {
 			w.WriteHeader(http.StatusNoContent) // preflight carries no credentials
 			return
 		}
-		path, ok := authorize(r, opts.Token)
+		path, ok := authorize(r, opts.Token, opts.UIPathToken)
 		if !ok {
 			http.Error(w, "codec server: missing or wrong token", http.StatusUnauthorized)
 			return
@@ -50,7 +53,7 @@ func NewServer(keys *Keyring, opts ServerOptions) http.Handler {
 }
 
 // authorize checks the token and returns the request path without a token segment.
-func authorize(r *http.Request, token string) (string, bool) {
+func authorize(r *http.Request, token string, pathToken bool) (string, bool) {
 	if token == "" {
 		return "", false // never serve decryption without a token
 	}
@@ -58,6 +61,9 @@ func authorize(r *http.Request, token string) (string, bool) {
 		if equal(strings.TrimPrefix(auth, "Bearer "), token) {
 			return r.URL.Path, true
 		}
+		return "", false
+	}
+	if !pathToken {
 		return "", false
 	}
 	seg, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")

@@ -190,6 +190,7 @@ func codecServerTokens(t *testing.T, bin string) {
 		{"token after the endpoint", "/decode/" + f.token, ""},
 		{"token deeper in the path", "/codec/" + f.token + "/decode", ""},
 		{"token in the path with a wrong bearer", "/" + f.token + "/decode", "Bearer wrong-token-0123456789"},
+		{"token as the first path segment (only with --ui-path-token)", "/" + f.token + "/decode", ""},
 	} {
 		status, body := codecPost(t, url+c.path, c.auth, encrypted)
 		assert.Equal(t, http.StatusUnauthorized, status, "%s: %s", c.name, body)

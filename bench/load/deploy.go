@@ -102,13 +102,11 @@ func (h *harness) close() {
 	}
 }
 
-// serverPID is the pid of a server whose CPU the report shows: the private Temporal server's
-// when there is one, else the stack's from its pid file.
-func (h *harness) serverPID(name string) string {
-	if name == "temporal" && h.temporal != nil {
-		return h.temporal.p.pid()
-	}
-	return stackPID(name)
+// serverPIDs are the pids of the servers whose CPU the report shows, found by the port each
+// listens on ("" when not found on this machine).
+func (h *harness) serverPIDs() map[string]string {
+	return map[string]string{"temporal": listeningPID(h.cfg.Temporal.Address), "versitygw": listeningPID(h.cfg.S3.Endpoint),
+		"sqs": listeningPID(h.cfg.Reval.SQSEndpoint)}
 }
 
 // deployment is one scenario's isolated opsflow: its own environment, task queue, import
@@ -126,6 +124,7 @@ type deployment struct {
 	watchers     []string
 	worker       *proc
 	cpu0         map[string]float64
+	pids         map[string]string // the servers' pids (serverPIDs)
 	cleanups     []func()
 }
 
@@ -236,13 +235,18 @@ func (d *deployment) startWorker(ctx context.Context) error {
 	return nil
 }
 
-// servers are the processes whose CPU a scenario reports, by the stack's pid file names.
+// servers are the processes whose CPU a scenario reports, besides the worker.
 var servers = []string{"temporal", "versitygw", "sqs"}
 
+// cpu is the CPU seconds of the worker and the servers so far; the servers' pids are found once,
+// at the scenario's start, so a server restarted meanwhile is not counted from another process.
 func (d *deployment) cpu() map[string]float64 {
+	if d.pids == nil {
+		d.pids = d.h.serverPIDs()
+	}
 	out := map[string]float64{"worker": procCPU(d.worker.pid())}
 	for _, s := range servers {
-		out[s] = procCPU(d.h.serverPID(s))
+		out[s] = procCPU(d.pids[s])
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,18 +150,55 @@ func procCPU(pid string) float64 {
 	return (u + s) / 100
 }
 
-// stackPID is the pid of one of the stack's servers (its pid file under OPSFLOW_STACK_DIR/run),
-// "" when unknown.
-func stackPID(server string) string {
-	dir := os.Getenv("OPSFLOW_STACK_DIR")
-	if dir == "" {
+// listeningPID is the process listening on the TCP port of a server URL or host:port on this
+// machine, found through the socket's inode in /proc/net/tcp{,6} and the processes' file
+// descriptors (the way bench/reval finds the servers); "" when the server is elsewhere or not
+// found.
+func listeningPID(addr string) string {
+	host, port := addr, ""
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		host, port = u.Hostname(), u.Port()
+	} else if h, p, err := net.SplitHostPort(addr); err == nil {
+		host, port = h, p
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return ""
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "run", server+".pid"))
+	want, err := strconv.Atoi(port)
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			// sl local_address rem_address st ... inode (field 9); st 0A is LISTEN.
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			_, hexPort, ok := strings.Cut(f[1], ":")
+			if p, err := strconv.ParseInt(hexPort, 16, 32); ok && err == nil && int(p) == want {
+				inodes["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return ""
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		fds, _ := os.ReadDir(d + "/fd")
+		for _, fd := range fds {
+			if link, err := os.Readlink(d + "/fd/" + fd.Name()); err == nil && inodes[link] {
+				return filepath.Base(d)
+			}
+		}
+	}
+	return ""
 }
 
 // loadAverage is /proc/loadavg's first three fields: what else ran on the machine.
